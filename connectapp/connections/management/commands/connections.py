@@ -1,0 +1,137 @@
+"""`manage.py connections list|refresh|verify|rotate-keys`. No secret is ever printed."""
+
+import json
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from connectapp.providers import registry
+from connectapp.providers.base import ProviderUnavailable
+
+from ... import selectors, services
+from ...models import LinkedAccount
+
+Status = LinkedAccount.Status
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def link_row(account: LinkedAccount) -> dict:
+    return {
+        "id": account.pk,
+        "user": account.user.get_username(),
+        "provider": account.provider,
+        "external_id": account.external_id,
+        "username": account.username,
+        "status": account.status,
+        "scopes": account.scopes,
+        "expires_at": _iso(account.expires_at),
+        "refresh_expires_at": _iso(account.refresh_expires_at),
+        "last_refreshed_at": _iso(account.last_refreshed_at),
+        "last_verified_at": _iso(account.last_verified_at),
+        "last_error": account.last_error,
+        "created_at": _iso(account.created_at),
+    }
+
+
+class Command(BaseCommand):
+    help = "List, refresh, verify and re-encrypt linked accounts."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, parser_class=CommandParser)
+        listing = sub.add_parser("list", help="list links (never their secrets)")
+        listing.add_argument("--json", action="store_true", dest="as_json", help="a JSON array")
+        listing.add_argument("--provider")
+        listing.add_argument("--status", choices=Status.values)
+
+        refresh = sub.add_parser("refresh", help="refresh access tokens, in this process")
+        refresh.add_argument("--due", action="store_true", help="links within the refresh window")
+        refresh.add_argument("--all", action="store_true", help="every active link, due or not")
+        refresh.add_argument("ids", nargs="*", type=int, metavar="ID")
+
+        verify = sub.add_parser("verify", help="check identities at the providers, in this process")
+        verify.add_argument("--all", action="store_true", help="every live link")
+        verify.add_argument("ids", nargs="*", type=int, metavar="ID")
+
+        sub.add_parser("rotate-keys", help="re-encrypt every stored secret under the first key")
+
+    def handle(self, *args, action: str, **options) -> None:
+        getattr(self, "handle_" + action.replace("-", "_"))(**options)
+
+    def handle_list(self, *, as_json: bool, provider: str | None, status: str | None, **_) -> None:
+        accounts = selectors.links().order_by("pk")
+        if provider:
+            accounts = accounts.filter(provider=provider)
+        if status:
+            accounts = accounts.filter(status=status)
+        rows = [link_row(account) for account in accounts.iterator(chunk_size=1000)]
+        if as_json:
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        self.stdout.write(
+            f"{'ID':>6}  {'USER':<16} {'PROVIDER':<10} {'USERNAME':<20} {'STATUS':<16} EXPIRES"
+        )
+        for row in rows:
+            name = row["username"] or row["external_id"]
+            self.stdout.write(
+                f"{row['id']:>6}  {row['user'][:16]:<16} {row['provider'][:10]:<10} "
+                f"{name[:20]:<20} {row['status']:<16} {row['expires_at'] or '-'}"
+            )
+        self.stdout.write(f"{len(rows)} link(s)")
+
+    def handle_refresh(self, *, due: bool, all: bool, ids: list[int], **_) -> None:
+        self._one_selection(due=due, all=all, ids=ids)
+        if due:
+            names = [p.name for p in registry.all_providers() if p.supports_refresh]
+            window = settings.CONNECTAPP_REFRESH_WINDOW
+            targets = list(selectors.due_for_refresh(names, window))
+        else:
+            targets = self._existing(ids) or self._live_ids(Status.ACTIVE)
+        self._report(
+            targets, lambda account_id: services.refresh(account_id, actor="command", force=not due)
+        )
+
+    def handle_verify(self, *, all: bool, ids: list[int], **_) -> None:
+        self._one_selection(all=all, ids=ids)
+        self._report(
+            self._existing(ids) or self._live_ids(),
+            lambda account_id: services.verify(account_id, actor="command"),
+        )
+
+    def handle_rotate_keys(self, **_) -> None:
+        changed = services.rotate_keys()
+        self.stdout.write(f"re-encrypted the secrets of {changed} link(s) under the first key")
+
+    @staticmethod
+    def _one_selection(**choices) -> None:
+        chosen = [name for name, value in choices.items() if value]
+        if len(chosen) != 1:
+            options = " | ".join("ID…" if name == "ids" else f"--{name}" for name in choices)
+            raise CommandError(f"choose exactly one of: {options}")
+
+    @staticmethod
+    def _existing(ids: list[int]) -> list[int]:
+        known = set(LinkedAccount.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        missing = sorted(set(ids) - known)
+        if missing:
+            raise CommandError(f"no such link: {', '.join(map(str, missing))}")
+        return ids
+
+    @staticmethod
+    def _live_ids(status: str | None = None) -> list[int]:
+        links = LinkedAccount.objects.exclude(status=Status.REVOKED)
+        if status:
+            links = links.filter(status=status)
+        return list(links.order_by("pk").values_list("pk", flat=True))
+
+    def _report(self, account_ids: list[int], operation: Callable[[int], str]) -> None:
+        """One line per link; an outage is reported, not raised: the exit code is for arguments."""
+        for account_id in account_ids:
+            try:
+                outcome = operation(account_id)
+            except ProviderUnavailable as outage:
+                outcome = f"provider unavailable ({outage}); try again later"
+            self.stdout.write(f"link {account_id}: {outcome}")

@@ -1,0 +1,381 @@
+"""Every write to a link goes through here: connect, complete, refresh, verify, disconnect.
+
+Views, admin actions, Celery tasks and management commands are thin callers of these
+functions. Locks are taken here, at the call site, with `select_for_update()` inside
+`transaction.atomic()`.
+"""
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connectapp.providers import registry
+from connectapp.providers.base import (
+    AccessRevoked,
+    FlowError,
+    Provider,
+    ProviderUnavailable,
+    TokenSet,
+)
+
+from . import crypto
+from .models import SECRET_FIELDS, ConnectionEvent, LinkedAccount
+
+logger = logging.getLogger(__name__)
+
+FLOWS_SESSION_KEY = "connectapp.flows"
+MAX_PENDING_FLOWS = 10
+#: A token this close to its expiry is refreshed before it is handed out.
+ACCESS_TOKEN_MARGIN = timedelta(minutes=5)
+
+Status = LinkedAccount.Status
+Kind = ConnectionEvent.Kind
+Outcome = ConnectionEvent.Outcome
+
+
+class AccountLinkedElsewhere(FlowError):
+    status_code = 409
+
+    def __init__(self, provider: Provider):
+        super().__init__(
+            f"This {provider.display_name} account is already connected to another user here. "
+            f"Disconnect it there first, or connect a different {provider.display_name} account."
+        )
+
+
+class ProviderNotConfigured(FlowError):
+    status_code = 404
+
+    def __init__(self, provider: Provider):
+        super().__init__(f"{provider.display_name} is not configured on this site.")
+
+
+def record_event(
+    account: LinkedAccount, kind: str, *, actor: str, outcome: str = Outcome.OK, detail: str = ""
+) -> ConnectionEvent:
+    return ConnectionEvent.objects.create(
+        account=account, kind=kind, outcome=outcome, detail=detail[:2000], actor=actor
+    )
+
+
+def tokens_of(account: LinkedAccount) -> TokenSet:
+    return TokenSet(
+        access_token=account.access_token,
+        token_secret=account.token_secret,
+        refresh_token=account.refresh_token,
+        expires_at=account.expires_at,
+        refresh_expires_at=account.refresh_expires_at,
+        scopes=tuple(account.scopes),
+    )
+
+
+def _store_tokens(account: LinkedAccount, tokens: TokenSet) -> None:
+    account.access_token = tokens.access_token
+    account.token_secret = tokens.token_secret
+    account.expires_at = tokens.expires_at
+    if tokens.refresh_token:
+        account.refresh_token = tokens.refresh_token
+        account.refresh_expires_at = tokens.refresh_expires_at
+    if tokens.scopes:
+        account.scopes = list(tokens.scopes)
+
+
+# --- Connecting ---------------------------------------------------------------------------
+
+
+def _flow_id(flow_key: str) -> str:
+    """Sessions hold a digest of the flow key, not the key (a request token is a credential)."""
+    return hashlib.sha256(flow_key.encode()).hexdigest()
+
+
+def _live_flows(session: SessionBase) -> dict[str, dict[str, Any]]:
+    oldest = time.time() - settings.CONNECTAPP_FLOW_TTL.total_seconds()
+    flows = session.get(FLOWS_SESSION_KEY, {})
+    return {key: flow for key, flow in flows.items() if flow["started"] >= oldest}
+
+
+def begin_connect(session: SessionBase, user, provider_name: str, callback_url: str) -> str:
+    """Start a flow bound to this browser session; answer the URL to send the browser to."""
+    provider = registry.get(provider_name)
+    if not provider.configured:
+        raise ProviderNotConfigured(provider)
+    authorization = provider.begin(callback_url)
+    flows = _live_flows(session)
+    while len(flows) >= MAX_PENDING_FLOWS:
+        flows.pop(min(flows, key=lambda key: flows[key]["started"]))
+    flows[_flow_id(authorization.flow_key)] = {
+        "provider": provider.name,
+        "user": user.pk,
+        "started": time.time(),
+        "pending": crypto.encrypt(json.dumps(authorization.pending)),
+    }
+    session[FLOWS_SESSION_KEY] = flows
+    return authorization.url
+
+
+def _take_flow(session: SessionBase, user, provider: Provider, params: Mapping[str, str]):
+    """Remove the callback's flow from the session (it is single-use) and answer its secrets."""
+    flow_key = provider.flow_key(params)
+    if not flow_key:
+        raise FlowError(
+            f"The answer from {provider.display_name} is missing what identifies this "
+            "connection attempt. Please start again."
+        )
+    all_flows = session.get(FLOWS_SESSION_KEY, {})
+    flow = all_flows.pop(_flow_id(flow_key), None)
+    if flow is None:
+        raise FlowError(
+            "This connection attempt is unknown: it was already used, or it was started in "
+            "another browser session. Please start again."
+        )
+    session[FLOWS_SESSION_KEY] = all_flows
+    if flow["provider"] != provider.name or flow["user"] != user.pk:
+        raise FlowError("This connection attempt belongs to someone else. Please start again.")
+    if flow["started"] < time.time() - settings.CONNECTAPP_FLOW_TTL.total_seconds():
+        raise FlowError("This connection attempt has expired. Please start again.")
+    return json.loads(crypto.decrypt(flow["pending"]))
+
+
+def complete_connect(
+    session: SessionBase, user, provider_name: str, params: Mapping[str, str], callback_url: str
+) -> LinkedAccount:
+    """Finish a flow from its callback: exchange, identify, then create or update the link.
+
+    Raises `FlowDeclined`, `FlowError`, `AccountLinkedElsewhere`, `ProviderUnavailable` or
+    `AccessRevoked`; in each case nothing is stored.
+    """
+    provider = registry.get(provider_name)
+    pending = _take_flow(session, user, provider, params)
+    tokens = provider.finish(params, pending, callback_url)
+    identity = provider.identity(tokens)
+    actor = f"user:{user.get_username()}"
+    try:
+        with transaction.atomic():
+            account = (
+                LinkedAccount.objects.select_for_update()
+                .filter(provider=provider.name, external_id=identity.external_id)
+                .exclude(status=Status.REVOKED)
+                .first()
+            )
+            if account is not None and account.user_id != user.pk:
+                raise AccountLinkedElsewhere(provider)
+            if account is None:
+                account = (
+                    LinkedAccount.objects.select_for_update()
+                    .filter(user=user, provider=provider.name, external_id=identity.external_id)
+                    .order_by("-updated_at")
+                    .first()
+                )
+            kind = Kind.RECONNECTED if account is not None else Kind.CONNECTED
+            if account is None:
+                account = LinkedAccount(
+                    user=user, provider=provider.name, external_id=identity.external_id
+                )
+            account.username = identity.username
+            account.refresh_token = ""
+            account.refresh_expires_at = None
+            _store_tokens(account, tokens)
+            account.status = Status.ACTIVE
+            now = timezone.now()
+            account.last_verified_at = now
+            account.last_refreshed_at = now if provider.supports_refresh else None
+            account.last_error = ""
+            account.last_error_at = None
+            account.save()
+            record_event(account, kind, actor=actor, detail=f"as {identity.username}")
+    except IntegrityError:
+        # Another user linked this external account between our read and our write.
+        raise AccountLinkedElsewhere(provider) from None
+    logger.info("link %s: %s %s as %s", account.pk, kind, provider.name, identity.username)
+    return account
+
+
+# --- Keeping links alive ------------------------------------------------------------------
+
+
+def _mark_needs_reconnect(account: LinkedAccount, reason: str, *, actor: str) -> None:
+    """Within the caller's transaction and lock."""
+    now = timezone.now()
+    account.status = Status.NEEDS_RECONNECT
+    account.last_error = reason
+    account.last_error_at = now
+    account.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
+    record_event(account, Kind.NEEDS_RECONNECT, actor=actor, outcome=Outcome.FAILED, detail=reason)
+    logger.warning("link %s needs reconnect: %s", account.pk, reason)
+
+
+def is_due(account: LinkedAccount, *, within: timedelta | None = None) -> bool:
+    if account.expires_at is None:
+        return False
+    window = settings.CONNECTAPP_REFRESH_WINDOW if within is None else within
+    return account.expires_at <= timezone.now() + window
+
+
+def refresh(account_id: int, *, actor: str = "worker", force: bool = False) -> str:
+    """Refresh one link's access token; at most one refresh of a link runs at a time.
+
+    The row lock is held across the provider call, so a rotated refresh token is saved before
+    anyone else can read the old one. Answers what happened: `refreshed`, `not_due`,
+    `already_refreshed`, `skipped`, `gone` or `needs_reconnect`; raises `ProviderUnavailable`
+    for the caller to retry later, with the link untouched.
+    """
+    requested_at = timezone.now()
+    with transaction.atomic():
+        account = LinkedAccount.objects.select_for_update().filter(pk=account_id).first()
+        if account is None:
+            return "gone"
+        provider = registry.get(account.provider)
+        if account.status != Status.ACTIVE or not provider.supports_refresh:
+            return "skipped"
+        if account.last_refreshed_at and account.last_refreshed_at >= requested_at:
+            return "already_refreshed"
+        if not force and not is_due(account):
+            return "not_due"
+        try:
+            tokens = provider.refresh(tokens_of(account))
+        except AccessRevoked as refusal:
+            _mark_needs_reconnect(account, str(refusal), actor=actor)
+            return "needs_reconnect"
+        except ProviderUnavailable as outage:
+            unavailable = outage
+        else:
+            _store_tokens(account, tokens)
+            account.last_refreshed_at = timezone.now()
+            account.last_error = ""
+            account.last_error_at = None
+            account.save()
+            record_event(account, Kind.REFRESHED, actor=actor)
+            logger.info("link %s: refreshed %s token", account.pk, account.provider)
+            return "refreshed"
+    record_event(
+        account, Kind.REFRESHED, actor=actor, outcome=Outcome.TRANSIENT, detail=str(unavailable)
+    )
+    raise unavailable
+
+
+def verify(account_id: int, *, actor: str = "worker") -> str:
+    """Ask the provider who the link's credentials belong to.
+
+    Answers `verified`, `skipped`, `gone` or `needs_reconnect`; raises `ProviderUnavailable`
+    with the link untouched.
+    """
+    account = LinkedAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return "gone"
+    if account.status == Status.REVOKED:
+        return "skipped"
+    provider = registry.get(account.provider)
+    tokens = tokens_of(account)
+    try:
+        identity = provider.identity(tokens)
+    except ProviderUnavailable as outage:
+        record_event(
+            account, Kind.VERIFIED, actor=actor, outcome=Outcome.TRANSIENT, detail=str(outage)
+        )
+        raise
+    except AccessRevoked as refusal:
+        with transaction.atomic():
+            account = LinkedAccount.objects.select_for_update().get(pk=account_id)
+            # Only the credentials we asked about were refused; a refresh may have replaced them.
+            if account.status != Status.REVOKED and account.access_token == tokens.access_token:
+                _mark_needs_reconnect(account, str(refusal), actor=actor)
+                return "needs_reconnect"
+        return "skipped"
+    with transaction.atomic():
+        account = LinkedAccount.objects.select_for_update().get(pk=account_id)
+        if account.status == Status.REVOKED:
+            return "skipped"
+        changed = account.username != identity.username
+        account.username = identity.username
+        account.last_verified_at = timezone.now()
+        account.save(update_fields=["username", "last_verified_at", "updated_at"])
+        if changed or actor != "worker":
+            record_event(account, Kind.VERIFIED, actor=actor, detail=f"as {identity.username}")
+    return "verified"
+
+
+def disconnect(account_id: int, *, actor: str) -> bool:
+    """Forget a link's credentials here, then revoke them at the provider where it can.
+
+    The link is kept, marked disconnected, so its history stays readable. Answers False when
+    it was already disconnected.
+    """
+    with transaction.atomic():
+        account = LinkedAccount.objects.select_for_update().filter(pk=account_id).first()
+        if account is None or account.status == Status.REVOKED:
+            return False
+        tokens = tokens_of(account)
+        for name in SECRET_FIELDS:
+            setattr(account, name, "")
+        account.expires_at = None
+        account.refresh_expires_at = None
+        account.status = Status.REVOKED
+        account.save()
+        record_event(account, Kind.DISCONNECTED, actor=actor)
+    try:
+        registry.get(account.provider).revoke(tokens)
+    except Exception:  # noqa: BLE001 - revocation at the provider is a courtesy
+        logger.warning("link %s: revocation at %s failed", account.pk, account.provider)
+    return True
+
+
+# --- Credentials for the deploying site's code --------------------------------------------
+
+
+def get_access_token(account: LinkedAccount) -> str:
+    """A valid access token for the link, refreshed first when it is expired or about to be."""
+    if account.status != Status.ACTIVE:
+        raise AccessRevoked(f"{account} is {account.get_status_display().lower()}")
+    if (
+        account.expires_at is not None
+        and account.expires_at <= timezone.now() + ACCESS_TOKEN_MARGIN
+    ):
+        refresh(account.pk, actor="on-demand", force=True)
+        account.refresh_from_db()
+        if account.status != Status.ACTIVE:
+            raise AccessRevoked(f"{account} needs to be reconnected")
+    return account.access_token
+
+
+def authorized_session(account: LinkedAccount) -> requests.Session:
+    """A `requests` session that signs (OAuth 1.0a) or authorizes (Bearer) every request."""
+    provider = registry.get(account.provider)
+    if provider.supports_refresh:
+        get_access_token(account)
+        account.refresh_from_db()
+    elif account.status != Status.ACTIVE:
+        raise AccessRevoked(f"{account} is {account.get_status_display().lower()}")
+    return provider.session(tokens_of(account))
+
+
+# --- Operations ----------------------------------------------------------------------------
+
+
+def rotate_keys() -> int:
+    """Re-encrypt every stored secret under the first key; answers how many links changed."""
+    changed = 0
+    ids = LinkedAccount.objects.values_list("pk", flat=True).order_by("pk")
+    for account_id in ids.iterator(chunk_size=500):
+        with transaction.atomic():
+            rows = LinkedAccount.objects.filter(pk=account_id)
+            raw = rows.select_for_update().values(*SECRET_FIELDS).first()
+            if raw is None:
+                continue
+            present = [name for name in SECRET_FIELDS if raw[name]]
+            if not present:
+                continue
+            # `values()` already decrypted; saving re-encrypts under the first key.
+            account = LinkedAccount(pk=account_id, **raw)
+            account.save(update_fields=present)
+            changed += 1
+    return changed

@@ -1,0 +1,159 @@
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from connectapp.celery import app
+from connectapp.providers import registry
+from connectapp.providers.base import (
+    AccessRevoked,
+    FlowDeclined,
+    FlowError,
+    ProviderUnavailable,
+    UnknownProvider,
+)
+
+from . import selectors, services
+
+logger = logging.getLogger(__name__)
+
+
+def _provider_or_404(name: str):
+    try:
+        return registry.get(name)
+    except UnknownProvider:
+        raise Http404("No such provider") from None
+
+
+def _callback_url(request: HttpRequest, provider_name: str) -> str:
+    path = reverse("connections:callback", args=[provider_name])
+    if settings.CONNECTAPP_PUBLIC_URL:
+        return settings.CONNECTAPP_PUBLIC_URL.rstrip("/") + path
+    return request.build_absolute_uri(path)
+
+
+def _problem(request: HttpRequest, provider, message: str, status: int) -> HttpResponse:
+    return render(
+        request,
+        "connections/problem.html",
+        {"provider": provider, "message": message},
+        status=status,
+    )
+
+
+@login_required
+@never_cache
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "connections/index.html", {"cards": selectors.cards_for(request.user)})
+
+
+@login_required
+@require_POST
+def connect(request: HttpRequest, provider: str) -> HttpResponse:
+    chosen = _provider_or_404(provider)
+    try:
+        url = services.begin_connect(
+            request.session, request.user, chosen.name, _callback_url(request, chosen.name)
+        )
+    except FlowError as error:
+        return _problem(request, chosen, str(error), error.status_code)
+    except ProviderUnavailable as outage:
+        logger.warning("starting a %s flow failed: %s", chosen.name, outage)
+        return _problem(
+            request,
+            chosen,
+            f"{chosen.display_name} is unavailable right now. Please try again in a few minutes.",
+            503,
+        )
+    return redirect(url)
+
+
+@login_required
+@never_cache
+@require_GET
+def callback(request: HttpRequest, provider: str) -> HttpResponse:
+    chosen = _provider_or_404(provider)
+    try:
+        account = services.complete_connect(
+            request.session,
+            request.user,
+            chosen.name,
+            request.GET,
+            _callback_url(request, chosen.name),
+        )
+    except FlowDeclined:
+        messages.info(
+            request, f"You declined the connection at {chosen.display_name}. Nothing was stored."
+        )
+        return redirect("connections:index")
+    except FlowError as error:
+        return _problem(request, chosen, str(error), error.status_code)
+    except AccessRevoked as refusal:
+        logger.info("a %s callback was refused by the provider: %s", chosen.name, refusal)
+        return _problem(
+            request,
+            chosen,
+            f"{chosen.display_name} did not accept this connection attempt ({refusal}). "
+            "Please start again.",
+            400,
+        )
+    except ProviderUnavailable as outage:
+        logger.warning("completing a %s flow failed: %s", chosen.name, outage)
+        return _problem(
+            request,
+            chosen,
+            f"{chosen.display_name} is unavailable right now, so the connection was not "
+            "completed. Please try again in a few minutes.",
+            502,
+        )
+    messages.success(request, f"Connected {chosen.display_name} as {account.username}.")
+    return redirect("connections:index")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def disconnect(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_object_or_404(selectors.accounts_for(request.user), pk=account_id)
+    provider = _provider_or_404(account.provider)
+    if request.method == "GET":
+        return render(
+            request,
+            "connections/disconnect.html",
+            {"account": account, "provider": provider},
+        )
+    services.disconnect(account.pk, actor=f"user:{request.user.get_username()}")
+    messages.success(request, f"Disconnected {provider.display_name} account {account.username}.")
+    return redirect("connections:index")
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:
+        logger.exception("health check: database")
+        checks["database"] = "unavailable"
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        try:
+            with app.connection_for_write(settings.CELERY_BROKER_URL) as broker:
+                broker.ensure_connection(max_retries=1, timeout=2)
+            checks["broker"] = "ok"
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            logger.warning("health check: broker unavailable")
+            checks["broker"] = "unavailable"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )

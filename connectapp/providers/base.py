@@ -1,0 +1,124 @@
+"""What every provider offers, and the plain data it hands back.
+
+A provider does the protocol (with Authlib) and returns `TokenSet` and `Identity`; the
+services decide what to store. Providers read settings on every call, so configuration can
+change under tests and in the demo without rebuilding them.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import requests
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """Credentials for one link. Secrets are left out of `repr`, so they never reach a log."""
+
+    access_token: str = field(repr=False)
+    token_secret: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+    expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Identity:
+    external_id: str
+    username: str
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """Where to send the browser, and what to keep server-side until it comes back.
+
+    `flow_key` is the value the callback carries that names this flow (the OAuth 2.0 `state`,
+    or the OAuth 1.0a request token); `pending` holds the flow's secrets (request token secret,
+    PKCE verifier) and is stored encrypted in the server-side session.
+    """
+
+    url: str
+    flow_key: str = field(repr=False)
+    pending: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class ProviderError(Exception):
+    """A provider call failed. The message is safe to show: it never holds a secret."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not answer now (timeout, 5xx, 429, garbage): try again later."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AccessRevoked(ProviderError):
+    """The provider said no to our credentials: the user has to connect again."""
+
+
+class FlowError(Exception):
+    """A callback that cannot complete a flow. The message is shown to the user."""
+
+    status_code = 400
+
+
+class FlowDeclined(FlowError):
+    """The user declined at the provider."""
+
+    status_code = 200
+
+
+class Provider(ABC):
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    #: What connecting lets this site do, in words, for the connections page.
+    description: ClassVar[str] = ""
+    #: The callback parameter that names the flow (`state` or `oauth_token`).
+    flow_key_param: ClassVar[str] = "state"
+    #: Whether access tokens expire and are renewed with `refresh`.
+    supports_refresh: ClassVar[bool] = False
+
+    @property
+    @abstractmethod
+    def configured(self) -> bool:
+        """True when the app credentials are set."""
+
+    def scopes(self) -> list[str]:
+        return []
+
+    def flow_key(self, params: Mapping[str, str]) -> str:
+        return params.get(self.flow_key_param, "")
+
+    @abstractmethod
+    def begin(self, callback_url: str) -> Authorization:
+        """Start a flow: the URL to send the browser to, and what to keep until the callback."""
+
+    @abstractmethod
+    def finish(
+        self, params: Mapping[str, str], pending: Mapping[str, Any], callback_url: str
+    ) -> TokenSet:
+        """Turn a callback into tokens; `FlowDeclined` when the user said no."""
+
+    @abstractmethod
+    def identity(self, tokens: TokenSet) -> Identity:
+        """Who the tokens belong to; `AccessRevoked` when the provider refuses them."""
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        raise NotImplementedError(f"{self.display_name} tokens do not expire")
+
+    def revoke(self, tokens: TokenSet) -> None:
+        """Revoke the tokens at the provider, where it offers that. Best effort."""
+
+    @abstractmethod
+    def session(self, tokens: TokenSet) -> requests.Session:
+        """A session that authenticates every request with the link's credentials."""
+
+
+class UnknownProvider(LookupError):
+    pass

@@ -1,0 +1,282 @@
+"""connectapp settings, read entirely from the environment (a `.env` file is honoured).
+
+The variables and their defaults are the contract in the README. With no configuration at all
+and `DEBUG=true`, the app runs on an embedded SQLite file and a file-system Celery broker.
+"""
+
+import base64
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. It is required when DEBUG is off; set it in the environment "
+            "or in .env (for example the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`)."
+        )
+    SECRET_KEY = "connectapp-development-only-secret-key-never-use-in-production"
+
+
+def _token_encryption_keys() -> list[str]:
+    keys = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
+    if not keys:
+        if not DEBUG:
+            raise ImproperlyConfigured(
+                "TOKEN_ENCRYPTION_KEYS is not set. It is required when DEBUG is off: a comma-"
+                "separated list of Fernet keys, the first of which encrypts (generate one with "
+                "`python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`)."
+            )
+        digest = hashlib.sha256(b"connectapp development token key:" + SECRET_KEY.encode()).digest()
+        return [base64.urlsafe_b64encode(digest).decode()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"TOKEN_ENCRYPTION_KEYS: key number {position} is not a valid Fernet key "
+                "(32 url-safe base64-encoded bytes)."
+            ) from None
+    return keys
+
+
+TOKEN_ENCRYPTION_KEYS = _token_encryption_keys()
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "connectapp.connections",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Serves the collected static files in production; `runserver` serves them under DEBUG.
+    *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "connectapp.urls"
+WSGI_APPLICATION = "connectapp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_EMBEDDED_DATABASE = f"sqlite:///{VAR_DIR / 'connectapp.sqlite3'}"
+DATABASES = {"default": env.db("DATABASE_URL", default=_EMBEDDED_DATABASE)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)
+    # The demo's web server, worker and beat share one file: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "connections:index"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# Sessions live in the database: flow secrets kept in them never reach the browser.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG or not env.str("EMAIL_HOST", default="")
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="connectapp@localhost")
+
+# --- Celery -------------------------------------------------------------------------------
+# The embedded default is kombu's file-system transport: a broker that needs no server, shared
+# by the demo's web process, worker and beat through a folder.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_folder = VAR_DIR / "broker"
+    _broker_folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_folder),
+        "data_folder_out": str(_broker_folder),
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+CONNECTAPP_VERIFY_INTERVAL = timedelta(
+    seconds=env.int("CONNECTAPP_VERIFY_INTERVAL_SECONDS", default=6 * 60 * 60)
+)
+CONNECTAPP_REFRESH_SWEEP_INTERVAL = timedelta(
+    seconds=env.int("CONNECTAPP_REFRESH_SWEEP_SECONDS", default=5 * 60)
+)
+CONNECTAPP_REFRESH_WINDOW = timedelta(
+    seconds=env.int("CONNECTAPP_REFRESH_WINDOW_SECONDS", default=3 * 24 * 60 * 60)
+)
+CELERY_BEAT_SCHEDULE = {
+    "refresh-due-links": {
+        "task": "connectapp.connections.tasks.refresh_due",
+        "schedule": CONNECTAPP_REFRESH_SWEEP_INTERVAL.total_seconds(),
+    },
+    "verify-links": {
+        "task": "connectapp.connections.tasks.verify_all",
+        "schedule": CONNECTAPP_VERIFY_INTERVAL.total_seconds(),
+    },
+}
+
+# --- Providers ----------------------------------------------------------------------------
+CONNECTAPP_SANDBOX = env.bool("CONNECTAPP_SANDBOX", default=False)
+# Where the built-in stand-ins are reached (by browsers and by workers) in sandbox mode.
+CONNECTAPP_SANDBOX_URL = env.str("CONNECTAPP_SANDBOX_URL", default="http://127.0.0.1:8000/sandbox")
+# The absolute URL of this site, when the callback URLs must not be derived from the request.
+CONNECTAPP_PUBLIC_URL = env.str("CONNECTAPP_PUBLIC_URL", default="")
+CONNECTAPP_FLOW_TTL = timedelta(seconds=env.int("CONNECTAPP_FLOW_TTL_SECONDS", default=600))
+CONNECTAPP_HTTP_TIMEOUT = env.float("CONNECTAPP_HTTP_TIMEOUT", default=10.0)
+CONNECTAPP_USER_AGENT = env.str(
+    "CONNECTAPP_USER_AGENT", default="connectapp/1.0 +https://localhost"
+)
+CONNECTAPP_PROVIDERS_FILE = env.str("CONNECTAPP_PROVIDERS_FILE", default="")
+
+DISCOGS_CONSUMER_KEY = env.str("DISCOGS_CONSUMER_KEY", default="")
+DISCOGS_CONSUMER_SECRET = env.str("DISCOGS_CONSUMER_SECRET", default="")
+DISCOGS_API_URL = env.str("DISCOGS_API_URL", default="https://api.discogs.com")
+DISCOGS_AUTHORIZE_URL = env.str(
+    "DISCOGS_AUTHORIZE_URL", default="https://www.discogs.com/oauth/authorize"
+)
+DISCOGS_SIGNATURE_METHOD = env.str("DISCOGS_SIGNATURE_METHOD", default="HMAC-SHA1")
+
+PINTEREST_CLIENT_ID = env.str("PINTEREST_CLIENT_ID", default="")
+PINTEREST_CLIENT_SECRET = env.str("PINTEREST_CLIENT_SECRET", default="")
+PINTEREST_API_URL = env.str("PINTEREST_API_URL", default="https://api.pinterest.com/v5")
+PINTEREST_AUTHORIZE_URL = env.str(
+    "PINTEREST_AUTHORIZE_URL", default="https://www.pinterest.com/oauth/"
+)
+PINTEREST_SCOPES = env.list("PINTEREST_SCOPES", default=["user_accounts:read"])
+
+if CONNECTAPP_SANDBOX:
+    # Sandbox mode points every provider at the stand-ins unless told otherwise.
+    DISCOGS_CONSUMER_KEY = DISCOGS_CONSUMER_KEY or "sandbox-discogs-key"
+    DISCOGS_CONSUMER_SECRET = DISCOGS_CONSUMER_SECRET or "sandbox-discogs-secret"
+    DISCOGS_API_URL = env.str("DISCOGS_API_URL", default=f"{CONNECTAPP_SANDBOX_URL}/discogs")
+    DISCOGS_AUTHORIZE_URL = env.str(
+        "DISCOGS_AUTHORIZE_URL", default=f"{CONNECTAPP_SANDBOX_URL}/discogs/oauth/authorize"
+    )
+    PINTEREST_CLIENT_ID = PINTEREST_CLIENT_ID or "sandbox-pinterest-client"
+    PINTEREST_CLIENT_SECRET = PINTEREST_CLIENT_SECRET or "sandbox-pinterest-secret"
+    PINTEREST_API_URL = env.str(
+        "PINTEREST_API_URL", default=f"{CONNECTAPP_SANDBOX_URL}/pinterest/v5"
+    )
+    PINTEREST_AUTHORIZE_URL = env.str(
+        "PINTEREST_AUTHORIZE_URL", default=f"{CONNECTAPP_SANDBOX_URL}/pinterest/oauth/"
+    )
+
+# --- Logging ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "connectapp.redaction.RedactSecretsFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}

@@ -1,0 +1,82 @@
+"""Shared fixtures. The suite runs against real PostgreSQL and a real Redis broker.
+
+When they are missing the run fails with a message saying so; nothing is skipped.
+"""
+
+import os
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from tests.factories import UserFactory
+
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_sessionstart(session):
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        problems = []
+        if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+            problems.append("DATABASE_URL must point at PostgreSQL under CI")
+        if not settings.CELERY_BROKER_URL.startswith("redis://"):
+            problems.append("CELERY_BROKER_URL must point at Redis under CI")
+        if problems:
+            pytest.exit("; ".join(problems), returncode=3)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis broker of this run; a test that needs it fails when it does not answer."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith("redis://"):
+        pytest.fail(f"this test needs a Redis broker: set CELERY_BROKER_URL=redis://… (is {url!r})")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as problem:
+        pytest.fail(f"Redis at {url} does not answer: {problem}")
+    return url
+
+
+@pytest.fixture
+def postgres(db) -> None:
+    if connection.vendor != "postgresql":
+        pytest.fail("this test needs PostgreSQL: set DATABASE_URL=postgres://…")
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def sandbox(live_server, settings) -> str:
+    """The built-in stand-ins served over real HTTP, with both providers pointed at them.
+
+    Answers the stand-ins' base URL. The live server runs in a thread of this process, so the
+    tests can also reach the stand-ins' state directly; other processes reach it over HTTP.
+    """
+    base = f"{live_server.url}/sandbox"
+    settings.CONNECTAPP_SANDBOX = True
+    settings.CONNECTAPP_SANDBOX_URL = base
+    settings.DISCOGS_CONSUMER_KEY = "sandbox-discogs-key"
+    settings.DISCOGS_CONSUMER_SECRET = "sandbox-discogs-secret"
+    settings.DISCOGS_API_URL = f"{base}/discogs"
+    settings.DISCOGS_AUTHORIZE_URL = f"{base}/discogs/oauth/authorize"
+    settings.PINTEREST_CLIENT_ID = "sandbox-pinterest-client"
+    settings.PINTEREST_CLIENT_SECRET = "sandbox-pinterest-secret"
+    settings.PINTEREST_API_URL = f"{base}/pinterest/v5"
+    settings.PINTEREST_AUTHORIZE_URL = f"{base}/pinterest/oauth/"
+    return base

@@ -1,0 +1,103 @@
+"""Settings come from the environment; production refuses to start without its secrets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "a-long-random-production-secret-key-for-tests-" + "x" * 30,
+    "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "ALLOWED_HOSTS": "connect.example.com",
+    "DATABASE_URL": "sqlite:////tmp/connectapp-settings-test.sqlite3",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in PRODUCTION
+        and not name.startswith(("DISCOGS_", "PINTEREST_", "CONNECTAPP_", "CELERY_"))
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_without_secret_key_refuses_with_a_clear_message():
+    env = {**PRODUCTION}
+    del env["SECRET_KEY"]
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_without_encryption_keys_refuses_with_a_clear_message():
+    env = {**PRODUCTION}
+    del env["TOKEN_ENCRYPTION_KEYS"]
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "TOKEN_ENCRYPTION_KEYS is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_encryption_key_is_named_without_being_shown():
+    result = manage("check", **{**PRODUCTION, "TOKEN_ENCRYPTION_KEYS": "not-a-fernet-key-at-all"})
+    assert result.returncode != 0
+    assert "key number 1 is not a valid Fernet key" in result.stderr
+    assert "not-a-fernet-key-at-all" not in result.stderr
+
+
+def test_production_configuration_passes_the_deployment_checks():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_debug_runs_with_development_defaults():
+    result = manage("check", DEBUG="true")
+    assert result.returncode == 0, result.stderr
+
+
+def test_database_and_broker_urls_are_read_from_the_environment():
+    result = manage(
+        "shell",
+        "--verbosity=0",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], "
+        "s.CELERY_BROKER_URL)",
+        DEBUG="true",
+        DATABASE_URL="postgres://someone@db.example.com:5432/connect",
+        CELERY_BROKER_URL="redis://cache.example.com:6379/3",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "connect",
+        "redis://cache.example.com:6379/3",
+    ]
+
+
+def test_the_embedded_default_needs_no_server():
+    result = manage(
+        "shell",
+        "--verbosity=0",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL)",
+        DEBUG="true",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]
