@@ -24,7 +24,8 @@ SECRET_NAMES = (
 )
 _NAMES = "|".join(SECRET_NAMES)
 _PARAMETER = re.compile(
-    rf"(?P<name>\b(?:{_NAMES}))(?P<sep>\"?\s*[=:]\s*\"?)(?P<value>[^&\s\",;']+)", re.IGNORECASE
+    rf"(?P<name>\b(?:{_NAMES}))(?P<sep>\"?\s*(?:[=:]|%3D)\s*\"?)(?P<value>(?:(?!%26)[^&\s\",;'])+)",
+    re.IGNORECASE,
 )
 _AUTHORIZATION = re.compile(r"\b(Bearer|Basic|OAuth)\s+[^\s,]+(?:\s*,\s*\w+=\"[^\"]*\")*", re.I)
 

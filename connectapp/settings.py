@@ -115,6 +115,10 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Rate limits and worker markers live here: use Redis (`redis://…`) when there is more than one
+# process; the default is per process.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://connectapp")}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -202,6 +206,10 @@ CONNECTAPP_REFRESH_SWEEP_INTERVAL = timedelta(
 )
 CONNECTAPP_REFRESH_WINDOW = timedelta(
     seconds=env.int("CONNECTAPP_REFRESH_WINDOW_SECONDS", default=3 * 24 * 60 * 60)
+)
+# A link whose refresh token expires within this asks its user to reconnect in time.
+CONNECTAPP_RECONNECT_WARNING = timedelta(
+    seconds=env.int("CONNECTAPP_RECONNECT_WARNING_SECONDS", default=14 * 24 * 60 * 60)
 )
 CELERY_BEAT_SCHEDULE = {
     "refresh-due-links": {

@@ -22,7 +22,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         name: value
         for name, value in os.environ.items()
         if name not in PRODUCTION
-        and not name.startswith(("DISCOGS_", "PINTEREST_", "CONNECTAPP_", "CELERY_"))
+        and not name.startswith(("DISCOGS_", "PINTEREST_", "CONNECTAPP_", "CELERY_", "DJANGO_"))
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],

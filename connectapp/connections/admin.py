@@ -1,19 +1,208 @@
-from django.contrib import admin
+"""Django admin for links and their history.
 
-from . import crypto
+Admins find and inspect links here and act on them through the same `services` the workers
+use; nothing in this module writes a link itself. Secrets never reach a page: list queries
+leave the encrypted columns unread, and the detail page shows only whether each secret is
+present, with a keyed fingerprint.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+
+from connectapp.providers import registry
+from connectapp.providers.base import ProviderError, UnknownProvider
+
+from . import crypto, selectors, services
 from .models import SECRET_FIELDS, ConnectionEvent, LinkedAccount
 
+Status = LinkedAccount.Status
 
-class ConnectionEventInline(admin.TabularInline):
-    model = ConnectionEvent
-    fields = ("created_at", "kind", "outcome", "actor", "detail")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ("-created_at", "-pk")
+#: How many of a link's events its detail page shows; the rest are one click away.
+HISTORY_ON_DETAIL_PAGE = 50
+#: How many failed or skipped links one admin message names before summarising the rest.
+NAMED_IN_MESSAGE = 20
+#: Why an action left a link alone, by the link's status.
+STATE_PHRASES = {
+    Status.ACTIVE: "it is active",
+    Status.NEEDS_RECONNECT: "it already needs reconnect",
+    Status.REVOKED: "it is disconnected",
+    Status.ERROR: "it is in error",
+}
+DEFAULT_RECONNECT_REASON = "An administrator asked for this link to be connected again."
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+
+def _actor(request: HttpRequest) -> str:
+    return f"admin:{request.user.get_username()}"
+
+
+def _display_name(provider_name: str) -> str:
+    try:
+        return registry.get(provider_name).display_name
+    except UnknownProvider:
+        return provider_name
+
+
+class ProviderFilter(admin.SimpleListFilter):
+    """Providers from the registry, with their display names, without a query."""
+
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request, model_admin):
+        return [(provider.name, provider.display_name) for provider in registry.all_providers()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(provider=self.value())
+        return queryset
+
+
+class ExpiryFilter(admin.SimpleListFilter):
+    """Live links by when their access token expires (links whose tokens never expire: none)."""
+
+    title = "access token expiry"
+    parameter_name = "expiring"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("expired", "Expired"),
+            ("24h", "Expiring within 24 hours"),
+            ("soon", "Expiring soon (within the refresh window)"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        live = queryset.exclude(status=Status.REVOKED)
+        if self.value() == "expired":
+            return live.filter(expires_at__lt=now)
+        if self.value() == "24h":
+            return live.filter(expires_at__gte=now, expires_at__lte=now + timedelta(hours=24))
+        if self.value() == "soon":
+            return live.filter(
+                expires_at__gte=now, expires_at__lte=now + settings.CONNECTAPP_REFRESH_WINDOW
+            )
+        return queryset
+
+
+@dataclass
+class ActionResults:
+    """What one admin action did to each selected link, for the message shown afterwards."""
+
+    verb: str
+    succeeded: int = 0
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def fail(self, account: LinkedAccount, reason: str) -> None:
+        self.failed.append(f"{_label(account)}: {reason}")
+
+    def skip(self, account: LinkedAccount, reason: str) -> None:
+        self.skipped.append(f"{_label(account)}: {reason}")
+
+    def report(self, request: HttpRequest) -> None:
+        if self.succeeded or not (self.failed or self.skipped):
+            messages.success(request, f"{self.verb}: {_links(self.succeeded)} succeeded.")
+        if self.failed:
+            messages.error(
+                request, f"{self.verb}: {_links(len(self.failed))} failed — {_named(self.failed)}"
+            )
+        if self.skipped:
+            messages.warning(
+                request,
+                f"{self.verb}: {_links(len(self.skipped))} skipped — {_named(self.skipped)}",
+            )
+
+
+def _label(account: LinkedAccount) -> str:
+    return f"{account} (#{account.pk})"
+
+
+def _links(count: int) -> str:
+    return f"{count} link" if count == 1 else f"{count} links"
+
+
+def _named(lines: list[str]) -> str:
+    shown = "; ".join(lines[:NAMED_IN_MESSAGE])
+    hidden = len(lines) - NAMED_IN_MESSAGE
+    return f"{shown}; and {hidden} more." if hidden > 0 else f"{shown}."
+
+
+def _last_error(account: LinkedAccount) -> str:
+    """Why the provider refused, as the service recorded it on the link."""
+    reason = LinkedAccount.objects.filter(pk=account.pk).values_list("last_error", flat=True)
+    return f"refused by the provider ({reason.first() or 'no reason given'}), now needs reconnect"
+
+
+def _unusable_provider(account: LinkedAccount) -> str:
+    """Why the link's provider cannot be asked at all ("" when it can): no request is sent."""
+    try:
+        provider = registry.get(account.provider)
+    except UnknownProvider:
+        return f"no provider named {account.provider} is configured"
+    if not provider.configured:
+        return f"{provider.display_name} is not configured on this site"
+    return ""
+
+
+def _refresh_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
+    if reason := _unusable_provider(account):
+        results.skip(account, reason)
+        return
+    try:
+        outcome = services.refresh(account.pk, actor=actor, force=True)
+    except ProviderError as problem:
+        results.fail(account, str(problem))
+        return
+    if outcome in ("refreshed", "already_refreshed"):
+        results.succeeded += 1
+    elif outcome == "needs_reconnect":
+        results.fail(account, _last_error(account))
+    elif outcome == "gone":
+        results.skip(account, "it no longer exists")
+    elif account.status != Status.ACTIVE:
+        results.skip(account, STATE_PHRASES[account.status])
+    else:
+        results.skip(account, f"{_display_name(account.provider)} tokens do not expire")
+
+
+def _verify_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
+    if reason := _unusable_provider(account):
+        results.skip(account, reason)
+        return
+    try:
+        outcome = services.verify(account.pk, actor=actor)
+    except ProviderError as problem:
+        results.fail(account, str(problem))
+        return
+    if outcome == "verified":
+        results.succeeded += 1
+    elif outcome == "needs_reconnect":
+        results.fail(account, _last_error(account))
+    elif outcome == "gone":
+        results.skip(account, "it no longer exists")
+    elif account.status == Status.REVOKED:
+        results.skip(account, STATE_PHRASES[Status.REVOKED])
+    else:
+        results.skip(account, "its credentials changed while it was being checked")
+
+
+def _why_not_marked(account: LinkedAccount) -> str:
+    if account.status in (Status.NEEDS_RECONNECT, Status.REVOKED):
+        return STATE_PHRASES[account.status]
+    return "it changed meanwhile; see its history"
 
 
 @admin.register(LinkedAccount)
@@ -21,39 +210,88 @@ class LinkedAccountAdmin(admin.ModelAdmin):
     list_display = (
         "__str__",
         "user",
-        "provider",
+        "provider_name",
+        "username",
         "external_id",
         "status",
         "expires_at",
         "last_refreshed_at",
         "last_verified_at",
+        "short_last_error",
     )
-    list_filter = ("provider", "status")
+    list_filter = (ProviderFilter, "status", ExpiryFilter)
     list_select_related = ("user",)
+    list_per_page = 100
     search_fields = ("user__username", "user__email", "username", "external_id")
+    search_help_text = "Local username or email, external username or external id."
     date_hierarchy = "created_at"
-    exclude = SECRET_FIELDS
-    readonly_fields = (
-        "user",
-        "provider",
-        "external_id",
-        "scopes",
-        "credentials",
-        "expires_at",
-        "refresh_expires_at",
-        "last_refreshed_at",
-        "last_verified_at",
-        "last_error",
-        "last_error_at",
-        "created_at",
-        "updated_at",
+    actions = ("refresh_now", "verify_now", "disconnect_links", "mark_needs_reconnect")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "user",
+                    "provider",
+                    "username",
+                    "external_id",
+                    "status",
+                    "scopes",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+        (
+            "Credentials",
+            {
+                "fields": (
+                    "credentials",
+                    "expires_at",
+                    "refresh_expires_at",
+                    "last_refreshed_at",
+                    "last_verified_at",
+                )
+            },
+        ),
+        ("Last error", {"fields": ("last_error", "last_error_at")}),
+        ("History", {"fields": ("event_history",)}),
     )
-    inlines = [ConnectionEventInline]
+    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LinkedAccount]:
         return super().get_queryset(request).defer(*SECRET_FIELDS)
 
-    @admin.display(description="Credentials")
+    # --- Permissions ------------------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Links are made by their owners' connection flows, never by hand."""
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: LinkedAccount | None = None):
+        """A link changes only through the actions (the services), so its page is read-only."""
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: LinkedAccount | None = None):
+        """Disconnecting keeps a link's history; deleting would lose it and revoke nothing."""
+        return False
+
+    def has_disconnect_permission(self, request: HttpRequest) -> bool:
+        return super().has_change_permission(request) and request.user.has_perm(
+            "connections.disconnect_linkedaccount"
+        )
+
+    # --- Columns and fields -----------------------------------------------------------------
+
+    @admin.display(description="provider", ordering="provider")
+    def provider_name(self, obj: LinkedAccount) -> str:
+        return _display_name(obj.provider)
+
+    @admin.display(description="last error", ordering="last_error_at")
+    def short_last_error(self, obj: LinkedAccount) -> str:
+        return Truncator(obj.last_error).chars(80)
+
+    @admin.display(description="Secrets")
     def credentials(self, obj: LinkedAccount) -> str:
         """Whether each secret is present, with a keyed fingerprint; never the secret."""
         stored = LinkedAccount.objects.filter(pk=obj.pk).values(*SECRET_FIELDS).first() or {}
@@ -62,22 +300,205 @@ class LinkedAccountAdmin(admin.ModelAdmin):
             value = stored.get(name)
             label = name.replace("_", " ")
             parts.append(
-                f"{label}: present ({crypto.fingerprint(value)})" if value else f"{label}: absent"
+                f"{label}: present (fingerprint {crypto.fingerprint(value)})"
+                if value
+                else f"{label}: absent"
             )
         return "; ".join(parts)
+
+    @admin.display(description="Events, newest first")
+    def event_history(self, obj: LinkedAccount) -> str:
+        events = list(obj.events.order_by("-created_at", "-pk")[:HISTORY_ON_DETAIL_PAGE])
+        if not events:
+            return "No events yet."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    date_format(timezone.localtime(event.created_at), "DATETIME_FORMAT"),
+                    event.get_kind_display(),
+                    event.get_outcome_display(),
+                    event.actor,
+                    event.detail,
+                )
+                for event in events
+            ),
+        )
+        everything = (
+            reverse("admin:connections_connectionevent_changelist")
+            + f"?account__id__exact={obj.pk}"
+        )
+        return format_html(
+            '<table class="link-history"><thead><tr><th>When</th><th>What</th><th>Outcome</th>'
+            "<th>Who</th><th>Detail</th></tr></thead><tbody>{}</tbody></table>"
+            '<p><a href="{}">All events of this link</a></p>',
+            rows,
+            everything,
+        )
+
+    # --- Pages ------------------------------------------------------------------------------
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        context = {"overview": selectors.link_overview(), "statuses": Status.choices}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        """The detail page offers the actions this admin may take, as buttons."""
+        available = self.get_actions(request)
+        context = {
+            "link_actions": [
+                (name, available[name][2]) for name in self.actions if name in available
+            ]
+        }
+        return super().change_view(
+            request, object_id, form_url, {**context, **(extra_context or {})}
+        )
+
+    def _confirm(
+        self, request: HttpRequest, queryset: QuerySet[LinkedAccount], action: str, **context
+    ) -> TemplateResponse:
+        opts = self.model._meta
+        return TemplateResponse(
+            request,
+            "admin/connections/linkedaccount/action_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": opts,
+                "app_label": opts.app_label,
+                "action": action,
+                "links": list(queryset),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media,
+                **context,
+            },
+        )
+
+    # --- Actions: each calls a service per link and reports per link -------------------------
+
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[LinkedAccount],
+        verb: str,
+        act: Callable[[LinkedAccount, ActionResults, str], None],
+    ) -> None:
+        results = ActionResults(verb)
+        for account in list(queryset.order_by("pk")):
+            act(account, results, _actor(request))
+        results.report(request)
+
+    @admin.action(description="Refresh the access token now", permissions=["change"])
+    def refresh_now(self, request: HttpRequest, queryset: QuerySet[LinkedAccount]) -> None:
+        self._each(request, queryset, "Refresh", _refresh_one)
+
+    @admin.action(description="Verify with the provider now", permissions=["change"])
+    def verify_now(self, request: HttpRequest, queryset: QuerySet[LinkedAccount]) -> None:
+        self._each(request, queryset, "Verify", _verify_one)
+
+    @admin.action(
+        description="Disconnect (revoke here and at the provider)", permissions=["disconnect"]
+    )
+    def disconnect_links(
+        self, request: HttpRequest, queryset: QuerySet[LinkedAccount]
+    ) -> HttpResponse | None:
+        if request.POST.get("post") != "yes":
+            return self._confirm(
+                request,
+                queryset,
+                "disconnect_links",
+                title="Disconnect links?",
+                explanation=(
+                    "Their tokens are forgotten here and revoked at the provider where it "
+                    "offers that. Each owner has to connect again to use the link. The links "
+                    "and their history are kept."
+                ),
+                confirm="Yes, disconnect",
+            )
+
+        def disconnect_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
+            if services.disconnect(account.pk, actor=actor):
+                results.succeeded += 1
+            else:
+                results.skip(account, "it was already disconnected")
+
+        self._each(request, queryset, "Disconnect", disconnect_one)
+        return None
+
+    @admin.action(description="Mark as needing reconnect", permissions=["change"])
+    def mark_needs_reconnect(
+        self, request: HttpRequest, queryset: QuerySet[LinkedAccount]
+    ) -> HttpResponse | None:
+        if request.POST.get("post") != "yes":
+            return self._confirm(
+                request,
+                queryset,
+                "mark_needs_reconnect",
+                title="Mark links as needing reconnect?",
+                explanation=(
+                    "Their owners are told to connect again; workers stop refreshing them "
+                    "until they do. The reason is shown in the link's history."
+                ),
+                confirm="Yes, mark them",
+                ask_reason=True,
+                default_reason=DEFAULT_RECONNECT_REASON,
+            )
+        reason = request.POST.get("reason", "").strip()[:500] or DEFAULT_RECONNECT_REASON
+
+        def mark_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
+            if services.mark_needs_reconnect(account.pk, reason, actor=actor):
+                results.succeeded += 1
+            else:
+                results.skip(account, _why_not_marked(account))
+
+        self._each(request, queryset, "Mark as needing reconnect", mark_one)
+        return None
+
+
+class RecentFilter(admin.SimpleListFilter):
+    title = "when"
+    parameter_name = "within"
+    periods = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+    def lookups(self, request, model_admin):
+        return [("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days")]
+
+    def queryset(self, request, queryset):
+        if self.value() in self.periods:
+            return queryset.filter(created_at__gte=timezone.now() - self.periods[self.value()])
+        return queryset
 
 
 @admin.register(ConnectionEvent)
 class ConnectionEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "account", "kind", "outcome", "actor")
-    list_filter = ("kind", "outcome")
-    list_select_related = ("account",)
-    search_fields = ("account__username", "account__external_id", "actor", "detail")
-    date_hierarchy = "created_at"
-    readonly_fields = ("account", "kind", "outcome", "detail", "actor", "created_at")
+    """The history of every link: read-only, and kept (events are the audit trail)."""
 
-    def has_add_permission(self, request) -> bool:
+    list_display = ("created_at", "account", "kind", "outcome", "actor", "short_detail")
+    list_filter = (RecentFilter, "kind", "outcome")
+    list_select_related = ("account",)
+    search_fields = (
+        "account__username",
+        "account__external_id",
+        "account__user__username",
+        "actor",
+        "detail",
+    )
+    date_hierarchy = "created_at"
+    fields = ("account", "kind", "outcome", "detail", "actor", "created_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConnectionEvent]:
+        return super().get_queryset(request).defer(*(f"account__{name}" for name in SECRET_FIELDS))
+
+    @admin.display(description="detail")
+    def short_detail(self, obj: ConnectionEvent) -> str:
+        return Truncator(obj.detail).chars(80)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

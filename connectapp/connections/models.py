@@ -44,6 +44,7 @@ class LinkedAccount(models.Model):
 
     class Meta:
         ordering = ["provider", "username", "pk"]
+        permissions = [("disconnect_linkedaccount", "Can disconnect linked account")]
         constraints = [
             # A disconnected link keeps its history but frees the external account.
             models.UniqueConstraint(

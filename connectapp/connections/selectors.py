@@ -1,15 +1,19 @@
 """Reads. Listing queries leave the encrypted columns unread: pages never need a secret."""
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
 from connectapp.providers import registry
 from connectapp.providers.base import Provider
 
-from .models import SECRET_FIELDS, LinkedAccount
+from .models import SECRET_FIELDS, ConnectionEvent, LinkedAccount
+
+#: Event outcomes that count as a failure: the provider's "no" and its outages alike.
+FAILED_OUTCOMES = (ConnectionEvent.Outcome.FAILED, ConnectionEvent.Outcome.TRANSIENT)
 
 
 def links() -> QuerySet[LinkedAccount]:
@@ -17,10 +21,18 @@ def links() -> QuerySet[LinkedAccount]:
 
 
 def accounts_for(user) -> QuerySet[LinkedAccount]:
+    """The user's live links; `reconnect_soon` flags those whose refresh token runs out soon."""
+    warn_before = timezone.now() + settings.CONNECTAPP_RECONNECT_WARNING
     return (
         LinkedAccount.objects.defer(*SECRET_FIELDS)
         .filter(user=user)
         .exclude(status=LinkedAccount.Status.REVOKED)
+        .annotate(
+            reconnect_soon=ExpressionWrapper(
+                Q(status=LinkedAccount.Status.ACTIVE, refresh_expires_at__lte=warn_before),
+                output_field=BooleanField(),
+            )
+        )
         .order_by("provider", "username", "pk")
     )
 
@@ -54,4 +66,58 @@ def due_for_refresh(provider_names: list[str], window: timedelta) -> QuerySet[Li
         )
         .order_by("expires_at")
         .values_list("pk", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class ProviderCounts:
+    """One provider's links, counted per status in the order of `LinkedAccount.Status`."""
+
+    provider: str
+    display_name: str
+    by_status: list[tuple[str, int]]
+
+    @property
+    def total(self) -> int:
+        return sum(count for _, count in self.by_status)
+
+
+@dataclass(frozen=True)
+class LinkOverview:
+    providers: list[ProviderCounts]
+    needs_reconnect: int
+    failed_events: int
+    failing_links: int
+    since: datetime
+
+
+def link_overview(*, failures_within: timedelta = timedelta(hours=24)) -> LinkOverview:
+    """What an admin checks first, in two queries whatever the number of links."""
+    counted: dict[str, dict[str, int]] = {}
+    rows = (
+        LinkedAccount.objects.order_by().values_list("provider", "status").annotate(n=Count("pk"))
+    )
+    for provider, status, count in rows:
+        counted.setdefault(provider, {})[status] = count
+    known = {provider.name: provider.display_name for provider in registry.all_providers()}
+    providers = [
+        ProviderCounts(
+            provider=name,
+            display_name=known.get(name, name),
+            by_status=[(status, counts.get(status, 0)) for status in LinkedAccount.Status.values],
+        )
+        for name, counts in sorted(counted.items())
+    ]
+    since = timezone.now() - failures_within
+    failures = ConnectionEvent.objects.filter(
+        created_at__gte=since, outcome__in=FAILED_OUTCOMES
+    ).aggregate(events=Count("pk"), links=Count("account", distinct=True))
+    return LinkOverview(
+        providers=providers,
+        needs_reconnect=sum(
+            dict(row.by_status)[LinkedAccount.Status.NEEDS_RECONNECT] for row in providers
+        ),
+        failed_events=failures["events"],
+        failing_links=failures["links"],
+        since=since,
     )

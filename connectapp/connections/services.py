@@ -28,7 +28,7 @@ from connectapp.providers.base import (
     TokenSet,
 )
 
-from . import crypto
+from . import crypto, notifications
 from .models import SECRET_FIELDS, ConnectionEvent, LinkedAccount
 
 logger = logging.getLogger(__name__)
@@ -203,14 +203,17 @@ def complete_connect(
 # --- Keeping links alive ------------------------------------------------------------------
 
 
-def _mark_needs_reconnect(account: LinkedAccount, reason: str, *, actor: str) -> None:
-    """Within the caller's transaction and lock."""
+def _mark_needs_reconnect(
+    account: LinkedAccount, reason: str, *, actor: str, outcome: str = Outcome.FAILED
+) -> None:
+    """Within the caller's transaction and lock. `outcome` is FAILED when a provider said no."""
     now = timezone.now()
     account.status = Status.NEEDS_RECONNECT
     account.last_error = reason
     account.last_error_at = now
     account.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
-    record_event(account, Kind.NEEDS_RECONNECT, actor=actor, outcome=Outcome.FAILED, detail=reason)
+    record_event(account, Kind.NEEDS_RECONNECT, actor=actor, outcome=outcome, detail=reason)
+    transaction.on_commit(lambda: notifications.needs_reconnect(account))
     logger.warning("link %s needs reconnect: %s", account.pk, reason)
 
 
@@ -221,11 +224,20 @@ def is_due(account: LinkedAccount, *, within: timedelta | None = None) -> bool:
     return account.expires_at <= timezone.now() + window
 
 
-def refresh(account_id: int, *, actor: str = "worker", force: bool = False) -> str:
+def refresh(
+    account_id: int,
+    *,
+    actor: str = "worker",
+    force: bool = False,
+    within: timedelta | None = None,
+) -> str:
     """Refresh one link's access token; at most one refresh of a link runs at a time.
 
     The row lock is held across the provider call, so a rotated refresh token is saved before
-    anyone else can read the old one. Answers what happened: `refreshed`, `not_due`,
+    anyone else can read the old one. Whether the link is due (its token expires `within`, by
+    default the refresh window) is decided on the row read under the lock, so callers holding
+    a stale copy cause no extra refresh; `force` refreshes even a link not due. Answers what
+    happened: `refreshed`, `not_due`,
     `already_refreshed`, `skipped`, `gone` or `needs_reconnect`; raises `ProviderUnavailable`
     for the caller to retry later, with the link untouched.
     """
@@ -239,7 +251,7 @@ def refresh(account_id: int, *, actor: str = "worker", force: bool = False) -> s
             return "skipped"
         if account.last_refreshed_at and account.last_refreshed_at >= requested_at:
             return "already_refreshed"
-        if not force and not is_due(account):
+        if not force and not is_due(account, within=within):
             return "not_due"
         try:
             tokens = provider.refresh(tokens_of(account))
@@ -275,6 +287,12 @@ def verify(account_id: int, *, actor: str = "worker") -> str:
     if account.status == Status.REVOKED:
         return "skipped"
     provider = registry.get(account.provider)
+    if provider.supports_refresh and is_due(account, within=ACCESS_TOKEN_MARGIN):
+        # An expired access token would be refused for being expired, not revoked.
+        outcome = refresh(account_id, actor=actor, within=ACCESS_TOKEN_MARGIN)
+        if outcome in ("gone", "needs_reconnect"):
+            return outcome
+        account.refresh_from_db()
     tokens = tokens_of(account)
     try:
         identity = provider.identity(tokens)
@@ -333,14 +351,23 @@ def disconnect(account_id: int, *, actor: str) -> bool:
 
 
 def get_access_token(account: LinkedAccount) -> str:
-    """A valid access token for the link, refreshed first when it is expired or about to be."""
+    """A valid access token for the link, refreshed first when it is expired or about to be.
+
+    For the deploying site's code. `account` is reloaded from the database. The refresh runs
+    under the link's row lock, so any number of concurrent callers cause one token request.
+    Raises `AccessRevoked` when the link's user has to reconnect, and `ProviderUnavailable`
+    only when the token has run out and the provider cannot renew it now (a token that is
+    merely close to its expiry is still handed out during an outage).
+    """
+    account.refresh_from_db()
     if account.status != Status.ACTIVE:
         raise AccessRevoked(f"{account} is {account.get_status_display().lower()}")
-    if (
-        account.expires_at is not None
-        and account.expires_at <= timezone.now() + ACCESS_TOKEN_MARGIN
-    ):
-        refresh(account.pk, actor="on-demand", force=True)
+    if is_due(account, within=ACCESS_TOKEN_MARGIN):
+        try:
+            refresh(account.pk, actor="on-demand", within=ACCESS_TOKEN_MARGIN)
+        except ProviderUnavailable:
+            if account.expires_at <= timezone.now():
+                raise
         account.refresh_from_db()
         if account.status != Status.ACTIVE:
             raise AccessRevoked(f"{account} needs to be reconnected")
@@ -352,7 +379,6 @@ def authorized_session(account: LinkedAccount) -> requests.Session:
     provider = registry.get(account.provider)
     if provider.supports_refresh:
         get_access_token(account)
-        account.refresh_from_db()
     elif account.status != Status.ACTIVE:
         raise AccessRevoked(f"{account} is {account.get_status_display().lower()}")
     return provider.session(tokens_of(account))
@@ -379,3 +405,16 @@ def rotate_keys() -> int:
             account.save(update_fields=present)
             changed += 1
     return changed
+
+
+def mark_needs_reconnect(account_id: int, reason: str, *, actor: str) -> bool:
+    """Ask the link's owner to connect again (an admin's call when the credentials are suspect).
+
+    Answers False when the link is gone, disconnected or already waiting for a reconnect.
+    """
+    with transaction.atomic():
+        account = LinkedAccount.objects.select_for_update().filter(pk=account_id).first()
+        if account is None or account.status in (Status.REVOKED, Status.NEEDS_RECONNECT):
+            return False
+        _mark_needs_reconnect(account, reason, actor=actor, outcome=Outcome.OK)
+    return True

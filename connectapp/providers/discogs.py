@@ -1,8 +1,73 @@
-"""Discogs: OAuth 1.0a (RFC 5849). Tokens do not expire; Discogs requires a User-Agent."""
+"""Discogs: OAuth 1.0a (RFC 5849). Tokens do not expire; Discogs requires a User-Agent.
 
+The flow: a signed request for a request token (carrying our callback), the browser at
+Discogs' authorize page, a callback with `oauth_token` + `oauth_verifier` (or `denied`), a
+signed exchange for the access token, then `/oauth/identity`. Authlib does every signature;
+this module only says which credentials sign what, and what Discogs' answers mean.
+
+Discogs offers no API to revoke an access token (people revoke apps in their Discogs
+settings), so `revoke` is the base class's no-op and disconnecting forgets the tokens here.
+"""
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import requests
+from authlib.common.urls import add_params_to_uri
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth1Session
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
-from .base import Provider
+from .base import (
+    AccessRevoked,
+    Authorization,
+    FlowDeclined,
+    FlowError,
+    Identity,
+    Provider,
+    ProviderUnavailable,
+    TokenSet,
+)
+from .http import error_message, json_body, raise_for_outage, transport_errors
+
+SIGNATURE_METHODS = ("HMAC-SHA1", "PLAINTEXT")
+PROVIDER = "Discogs"
+
+
+class DiscogsSession(OAuth1Session):
+    """A `requests` session that signs every request with one set of Discogs credentials.
+
+    It sends `CONNECTAPP_USER_AGENT` (Discogs refuses requests without a User-Agent), applies
+    `CONNECTAPP_HTTP_TIMEOUT` unless the caller passes a timeout, and resolves paths that start
+    with `/` against `DISCOGS_API_URL`, so callers write `session.get("/oauth/identity")`.
+    """
+
+    def __init__(self, **credentials: Any):
+        method = settings.DISCOGS_SIGNATURE_METHOD
+        if method not in SIGNATURE_METHODS:
+            raise ImproperlyConfigured(
+                f"DISCOGS_SIGNATURE_METHOD must be one of {', '.join(SIGNATURE_METHODS)}."
+            )
+        super().__init__(
+            settings.DISCOGS_CONSUMER_KEY,
+            settings.DISCOGS_CONSUMER_SECRET,
+            signature_method=method,
+            **credentials,
+        )
+        self.headers["User-Agent"] = settings.CONNECTAPP_USER_AGENT
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        if url.startswith("/"):
+            url = settings.DISCOGS_API_URL.rstrip("/") + url
+        kwargs.setdefault("timeout", settings.CONNECTAPP_HTTP_TIMEOUT)
+        return super().request(method, url, *args, **kwargs)
+
+
+def _outages_raise(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Response hook for our own calls: 429 and 5xx become `ProviderUnavailable` at once."""
+    raise_for_outage(response, PROVIDER)
 
 
 class Discogs(Provider):
@@ -15,14 +80,121 @@ class Discogs(Provider):
     def configured(self) -> bool:
         return bool(settings.DISCOGS_CONSUMER_KEY and settings.DISCOGS_CONSUMER_SECRET)
 
-    def begin(self, callback_url):
-        raise NotImplementedError
+    def flow_key(self, params: Mapping[str, str]) -> str:
+        """The request token names the flow, whether it comes back approved or `denied`."""
+        return params.get("oauth_token") or params.get("denied", "")
 
-    def finish(self, params, pending, callback_url):
-        raise NotImplementedError
+    def begin(self, callback_url: str) -> Authorization:
+        with self._client(redirect_uri=callback_url) as client:
+            token = self._fetch_token(
+                client.fetch_request_token,
+                self._url("/oauth/request_token"),
+                refused=_AppRefused,
+            )
+        if token.get("oauth_callback_confirmed") != "true" or not token.get("oauth_token_secret"):
+            raise ProviderUnavailable("Discogs answered a request token we cannot use")
+        url = add_params_to_uri(
+            settings.DISCOGS_AUTHORIZE_URL, [("oauth_token", token["oauth_token"])]
+        )
+        return Authorization(
+            url=url,
+            flow_key=token["oauth_token"],
+            pending={"token_secret": token["oauth_token_secret"]},
+        )
 
-    def identity(self, tokens):
-        raise NotImplementedError
+    def finish(
+        self, params: Mapping[str, str], pending: Mapping[str, Any], callback_url: str
+    ) -> TokenSet:
+        if params.get("denied"):
+            raise FlowDeclined("You declined the connection at Discogs.")
+        verifier = params.get("oauth_verifier", "")
+        if not verifier:
+            raise FlowError(
+                "The answer from Discogs has no verifier, so the connection cannot be "
+                "completed. Please start again."
+            )
+        with self._client(
+            token=params["oauth_token"], token_secret=pending["token_secret"]
+        ) as client:
+            token = self._fetch_token(
+                partial(client.fetch_access_token, verifier=verifier),
+                self._url("/oauth/access_token"),
+                refused=_AuthorizationRefused,
+            )
+        if not token.get("oauth_token_secret"):
+            raise ProviderUnavailable("Discogs answered an access token we cannot use")
+        return TokenSet(access_token=token["oauth_token"], token_secret=token["oauth_token_secret"])
 
-    def session(self, tokens):
-        raise NotImplementedError
+    def identity(self, tokens: TokenSet) -> Identity:
+        with (
+            self._client(token=tokens.access_token, token_secret=tokens.token_secret) as client,
+            transport_errors(PROVIDER),
+        ):
+            response = client.get(self._url("/oauth/identity"))
+        if response.status_code == 401:
+            raise AccessRevoked("Discogs no longer accepts this link's credentials (HTTP 401)")
+        if response.status_code != 200:
+            # Not Discogs' "no" to these credentials: leave the link alone and try again later.
+            raise ProviderUnavailable(f"Discogs identity failed: {error_message(response)}")
+        body = json_body(response, PROVIDER)
+        if body.get("id") in (None, "") or not isinstance(body.get("username"), str):
+            raise ProviderUnavailable("Discogs answered an identity without id and username")
+        return Identity(external_id=str(body["id"]), username=body["username"])
+
+    def session(self, tokens: TokenSet) -> requests.Session:
+        return DiscogsSession(token=tokens.access_token, token_secret=tokens.token_secret)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _url(path: str) -> str:
+        return settings.DISCOGS_API_URL.rstrip("/") + path
+
+    @staticmethod
+    def _client(**credentials: Any) -> DiscogsSession:
+        client = DiscogsSession(**credentials)
+        client.hooks["response"].append(_outages_raise)
+        return client
+
+    @staticmethod
+    def _fetch_token(fetch, url: str, *, refused) -> dict[str, str]:
+        """Run one of Authlib's token requests and turn its failures into our typed errors.
+
+        Outages are raised by the response hook; any other 4xx is Discogs refusing the request
+        (`refused()` says what that means at this step); a 200 we cannot read is an outage.
+        Authlib's messages quote the response body, so they are never passed on.
+        """
+        try:
+            with transport_errors(PROVIDER):
+                token = fetch(url)
+        except OAuthError as error:
+            if error.error == "fetch_token_denied":
+                raise refused() from None
+            raise ProviderUnavailable("Discogs answered a token response without a token") from None
+        except ValueError:
+            raise ProviderUnavailable("Discogs answered a token response we cannot read") from None
+        if not token.get("oauth_token"):
+            raise ProviderUnavailable("Discogs answered a token response without a token")
+        return token
+
+
+class _AppRefused(FlowError):
+    """Discogs refused this site's own credentials: the operator has to fix the configuration."""
+
+    status_code = 502
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Discogs refused this site's application credentials, so no connection can be "
+            "started. The site's Discogs configuration needs fixing by its operator."
+        )
+
+
+class _AuthorizationRefused(FlowError):
+    """Discogs would not exchange this callback's request token and verifier."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Discogs did not accept this authorization: it may have been used already or "
+            "tampered with. Please start again."
+        )

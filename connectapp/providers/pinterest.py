@@ -1,31 +1,45 @@
-"""Pinterest: OAuth 2.0 authorization code, HTTP Basic client authentication, refresh tokens."""
+"""Pinterest: OAuth 2.0 authorization code, HTTP Basic client authentication, refresh tokens.
+
+Everything that differs from plain OAuth 2.0 is here: comma-joined scopes, where the
+endpoints are, and asking for continuous refresh (a new refresh token with every refresh, so
+a link that is refreshed in time never reaches its refresh token's expiry).
+"""
 
 from django.conf import settings
 
-from .base import Provider
+from .oauth2 import OAuth2Provider
 
 
-class Pinterest(Provider):
+class Pinterest(OAuth2Provider):
     name = "pinterest"
     display_name = "Pinterest"
     description = "See your Pinterest profile."
-    supports_refresh = True
+    scope_separator = ","
+    token_endpoint_auth_method = "client_secret_basic"
+    use_pkce = True
+    refresh_params = {"continuous_refresh": "true"}
+    id_fields = ("id",)
+    username_fields = ("username",)
 
     @property
-    def configured(self) -> bool:
-        return bool(settings.PINTEREST_CLIENT_ID and settings.PINTEREST_CLIENT_SECRET)
+    def client_id(self) -> str:
+        return settings.PINTEREST_CLIENT_ID
+
+    @property
+    def client_secret(self) -> str:
+        return settings.PINTEREST_CLIENT_SECRET
+
+    @property
+    def authorize_url(self) -> str:
+        return settings.PINTEREST_AUTHORIZE_URL
+
+    @property
+    def token_url(self) -> str:
+        return f"{settings.PINTEREST_API_URL.rstrip('/')}/oauth/token"
+
+    @property
+    def userinfo_url(self) -> str:
+        return f"{settings.PINTEREST_API_URL.rstrip('/')}/user_account"
 
     def scopes(self) -> list[str]:
         return list(settings.PINTEREST_SCOPES)
-
-    def begin(self, callback_url):
-        raise NotImplementedError
-
-    def finish(self, params, pending, callback_url):
-        raise NotImplementedError
-
-    def identity(self, tokens):
-        raise NotImplementedError
-
-    def session(self, tokens):
-        raise NotImplementedError

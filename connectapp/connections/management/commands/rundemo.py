@@ -64,6 +64,8 @@ class Command(BaseCommand):
                 [sys.executable, manage, "runserver", f"127.0.0.1:{port}", "--noreload"]
             )
         )
+        # `kill` (SIGTERM) stops the children too, like Ctrl-C.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             while all(child.poll() is None for child in children):
                 try:

@@ -1,0 +1,38 @@
+"""Telling people about their links. Mail goes through Django's configured email backend."""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+
+from connectapp.providers import registry
+
+from .models import LinkedAccount
+
+logger = logging.getLogger(__name__)
+
+
+def needs_reconnect(account: LinkedAccount) -> None:
+    """Ask the link's owner to reconnect; a mail failure is logged, never raised."""
+    email = account.user.email
+    if not email:
+        return
+    provider = registry.get(account.provider)
+    context = {
+        "account": account,
+        "provider": provider,
+        "connections_url": settings.CONNECTAPP_PUBLIC_URL.rstrip("/") + "/connections/"
+        if settings.CONNECTAPP_PUBLIC_URL
+        else "/connections/",
+    }
+    try:
+        send_mail(
+            subject=f"Reconnect your {provider.display_name} account",
+            message=render_to_string("connections/email/needs_reconnect.txt", context),
+            from_email=None,
+            recipient_list=[email],
+        )
+    except Exception:
+        # A mail outage must not undo the state change it reports.
+        logger.exception("link %s: could not send the reconnect email", account.pk)

@@ -1,0 +1,248 @@
+"""OAuth 2.0 authorization code (RFC 6749) with PKCE (RFC 7636), on Authlib's OAuth2Session.
+
+A provider is described, not programmed: endpoints, client credentials, scopes and how they
+are joined, the client authentication method and PKCE are plain attributes (or properties,
+where a subclass reads settings). Pinterest is a few of those on top of this class; a provider
+from configuration is an instance with them set.
+
+Authlib does the protocol. A compliance hook looks at every token endpoint answer before
+Authlib parses it and turns error bodies of any shape into our typed errors.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
+from django.conf import settings
+from django.utils import timezone
+
+from . import http
+from .base import (
+    AccessRevoked,
+    Authorization,
+    FlowDeclined,
+    FlowError,
+    Identity,
+    Provider,
+    ProviderUnavailable,
+    TokenSet,
+)
+
+#: RFC 6749 §5.2 errors that blame this site's app credentials, not the user's grant: a
+#: misconfigured site must not send every user to reconnect.
+CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+STATE_LENGTH = 48
+#: RFC 7636 §4.1: 43 to 128 unreserved characters.
+CODE_VERIFIER_LENGTH = 64
+
+
+def _moment(epoch: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(epoch), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _after(seconds: Any) -> datetime | None:
+    try:
+        return timezone.now() + timedelta(seconds=float(seconds))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _printable(value: str, limit: int = 80) -> str:
+    """A callback parameter fit to quote in a message: short, with no surprising characters."""
+    return re.sub(r"[^\w .:-]", "", value)[:limit]
+
+
+class OAuth2Provider(Provider):
+    """The authorization code grant, with refresh tokens that may rotate."""
+
+    supports_refresh = True
+
+    authorize_url: str = ""
+    token_url: str = ""
+    #: Where `identity` asks who the token belongs to (Bearer).
+    userinfo_url: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    #: What `scopes()` asks for unless a subclass reads it from elsewhere.
+    default_scopes: Sequence[str] = ()
+    #: RFC 6749 joins scopes with spaces; some providers (Pinterest) use commas.
+    scope_separator: str = " "
+    #: `client_secret_basic` (HTTP Basic) or `client_secret_post` (in the form body).
+    token_endpoint_auth_method: str = "client_secret_basic"
+    use_pkce: bool = True
+    #: Extra form fields sent with every refresh request.
+    refresh_params: Mapping[str, str] = {}
+    #: Where the account id and name are in the userinfo answer; the first present wins.
+    id_fields: Sequence[str] = ("sub", "id")
+    username_fields: Sequence[str] = ("preferred_username", "username", "login", "name")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret and self.authorize_url and self.token_url)
+
+    def scopes(self) -> list[str]:
+        return list(self.default_scopes)
+
+    # --- the flow -----------------------------------------------------------------------
+
+    def begin(self, callback_url: str) -> Authorization:
+        verifier = generate_token(CODE_VERIFIER_LENGTH) if self.use_pkce else None
+        with self._client(redirect_uri=callback_url) as client:
+            url, state = client.create_authorization_url(
+                self.authorize_url,
+                state=generate_token(STATE_LENGTH),
+                code_verifier=verifier,
+                scope=self.scope_separator.join(self.scopes()),
+            )
+        return Authorization(
+            url=url, flow_key=state, pending={"code_verifier": verifier} if verifier else {}
+        )
+
+    def finish(
+        self, params: Mapping[str, str], pending: Mapping[str, Any], callback_url: str
+    ) -> TokenSet:
+        error = params.get("error", "")
+        if error == "access_denied":
+            raise FlowDeclined(f"You declined the connection at {self.display_name}.")
+        if error:
+            raise FlowError(
+                f"{self.display_name} did not authorize the connection "
+                f"({_printable(error)}). Please start again."
+            )
+        code = params.get("code", "")
+        if not code:
+            raise FlowError(
+                f"The answer from {self.display_name} carries no authorization code. "
+                "Please start again."
+            )
+        client = self._client(redirect_uri=callback_url)
+        with client, http.transport_errors(self.display_name):
+            token = client.fetch_token(
+                self.token_url,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=pending.get("code_verifier"),
+            )
+        return self._token_set(token)
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        """New tokens for old; the refresh token is returned only when the provider rotated it."""
+        if not tokens.refresh_token:
+            raise AccessRevoked(f"{self.display_name} gave this link no refresh token")
+        with self._client() as client, http.transport_errors(self.display_name):
+            token = client.refresh_token(
+                self.token_url, refresh_token=tokens.refresh_token, **self.refresh_params
+            )
+        return self._token_set(token, previous=tokens)
+
+    def identity(self, tokens: TokenSet) -> Identity:
+        with self.session(tokens) as session, http.transport_errors(self.display_name):
+            response = session.get(self.userinfo_url, headers={"Accept": "application/json"})
+        if response.status_code in (401, 403):
+            raise AccessRevoked(
+                f"{self.display_name} refused the access token ({http.error_message(response)})"
+            )
+        http.raise_for_outage(response, self.display_name)
+        if not response.ok:
+            raise ProviderUnavailable(
+                f"{self.display_name} answered {http.error_message(response)} to a userinfo request"
+            )
+        return self.identity_from(http.json_body(response, self.display_name))
+
+    def identity_from(self, body: Mapping[str, Any]) -> Identity:
+        """The account in a userinfo answer; an answer without an id is not an answer."""
+        external_id = next((body[f] for f in self.id_fields if body.get(f) not in (None, "")), None)
+        if not isinstance(external_id, str | int):
+            raise ProviderUnavailable(f"{self.display_name} answered an account without an id")
+        username = next((body[f] for f in self.username_fields if body.get(f)), external_id)
+        return Identity(external_id=str(external_id), username=str(username))
+
+    def session(self, tokens: TokenSet) -> requests.Session:
+        """Bearer-authorized; it never refreshes by itself (`services.get_access_token` does)."""
+        return self._client(token={"access_token": tokens.access_token, "token_type": "bearer"})
+
+    # --- Authlib, and what its token endpoint answers mean --------------------------------
+
+    def _client(self, **options: Any) -> OAuth2Session:
+        client = OAuth2Session(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            token_endpoint_auth_method=self.token_endpoint_auth_method,
+            code_challenge_method="S256" if self.use_pkce else None,
+            default_timeout=settings.CONNECTAPP_HTTP_TIMEOUT,
+            **options,
+        )
+        client.headers["User-Agent"] = settings.CONNECTAPP_USER_AGENT
+        client.register_compliance_hook("access_token_response", self._check_token_response)
+        client.register_compliance_hook("refresh_token_response", self._check_token_response)
+        return client
+
+    def _check_token_response(self, response: requests.Response) -> requests.Response:
+        """Pass on only a usable token answer; raise the typed error any other answer means.
+
+        Outages and garbage are `ProviderUnavailable`; a refusal of our app credentials is too
+        (the operator fixes it, the links stay); any other refusal (`invalid_grant`, 401, the
+        provider's own error body) is `AccessRevoked`.
+        """
+        http.raise_for_outage(response, self.display_name)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = None
+        if response.ok and body is not None and not body.get("error"):
+            if not isinstance(body.get("access_token"), str) or not body["access_token"]:
+                raise ProviderUnavailable(f"{self.display_name} answered without an access token")
+            if "expires_in" in body and not _is_number(body["expires_in"]):
+                raise ProviderUnavailable(f"{self.display_name} answered an unreadable expiry")
+            return response
+        if response.ok:
+            raise ProviderUnavailable(f"{self.display_name} answered something that is not a token")
+        message = http.error_message(response)
+        if body is not None and body.get("error") in CLIENT_ERRORS:
+            raise ProviderUnavailable(
+                f"{self.display_name} refused this site's app credentials ({message}); "
+                "check the client id and secret"
+            )
+        if response.status_code == 401 or (body is not None and 400 <= response.status_code < 500):
+            raise AccessRevoked(message)
+        raise ProviderUnavailable(f"{self.display_name} answered {message}")
+
+    def _token_set(self, token: Mapping[str, Any], *, previous: TokenSet | None = None) -> TokenSet:
+        refresh_token = token.get("refresh_token") or ""
+        refresh_expires_at = (
+            _moment(token.get("refresh_token_expires_at"))
+            or _after(token.get("refresh_token_expires_in"))
+            or _after(token.get("refresh_expires_in"))
+        )
+        if previous is not None and refresh_token == previous.refresh_token:
+            # Authlib fills in the old refresh token when none came back: it was not rotated.
+            refresh_token = "" if refresh_expires_at is None else refresh_token
+        scope = token.get("scope")
+        if isinstance(scope, str):
+            scopes = tuple(part for part in re.split(r"[\s,]+", scope) if part)
+        else:
+            scopes = previous.scopes if previous is not None else tuple(self.scopes())
+        return TokenSet(
+            access_token=token["access_token"],
+            refresh_token=refresh_token,
+            expires_at=_moment(token.get("expires_at")),
+            refresh_expires_at=refresh_expires_at if refresh_token else None,
+            scopes=scopes,
+        )

@@ -1,0 +1,44 @@
+"""What the Pinterest tests share: answering on the stand-in's page the way a browser does."""
+
+from urllib.parse import parse_qs, urlsplit
+
+from django.test import Client
+
+CONNECT_URL = "/connections/pinterest/connect/"
+CALLBACK = "http://testserver/connections/pinterest/callback/"
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+def answer_at_pinterest(
+    authorize_url: str, decision: str = "approve", username: str = "pinner", lifetime: int = 0
+) -> str:
+    """Approve or deny on the stand-in's page (served by this same app); answers the callback."""
+    browser = Client()
+    parts = urlsplit(authorize_url)
+    page = browser.get(f"{parts.path}?{parts.query}")
+    assert page.status_code == 200, page.content.decode()
+    form = {**query_of(authorize_url), "decision": decision, "username": username}
+    response = browser.post(parts.path, {**form, "access_lifetime": str(lifetime)})
+    assert response.status_code == 302, response.content.decode()
+    return response["Location"]
+
+
+def start_connect(client: Client) -> str:
+    """Press "Connect Pinterest"; answers the stand-in's authorize URL the browser is sent to."""
+    response = client.post(CONNECT_URL)
+    assert response.status_code == 302, response.content.decode()
+    return response["Location"]
+
+
+def approve(client: Client, username: str = "pinner") -> str:
+    """Start a flow and approve it as `username`; answers the callback URL, not yet followed."""
+    return answer_at_pinterest(start_connect(client), "approve", username)
+
+
+def path_of(url: str) -> str:
+    """The callback as the test client requests it (it serves http://testserver)."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
