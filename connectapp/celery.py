@@ -1,4 +1,8 @@
-"""The Celery app; its configuration is the `CELERY_*` settings."""
+"""The Celery app; its configuration is the `CELERY_*` settings.
+
+Two queues: the default one for the sweeps, and `CONNECTAPP_PROVIDER_QUEUE` for every task
+that calls a provider (see `CELERY_TASK_ROUTES`). A worker started without `-Q` consumes both.
+"""
 
 import os
 

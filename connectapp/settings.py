@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -181,6 +182,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="connectapp@localhost
 # The embedded default is kombu's file-system transport: a broker that needs no server, shared
 # by the demo's web process, worker and beat through a folder.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# How long a task queued with a countdown (a retry) may wait; longer than the longest backoff.
+CONNECTAPP_BROKER_VISIBILITY_TIMEOUT = env.int(
+    "CONNECTAPP_BROKER_VISIBILITY_TIMEOUT_SECONDS", default=2 * 60 * 60
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_folder = VAR_DIR / "broker"
     _broker_folder.mkdir(parents=True, exist_ok=True)
@@ -189,7 +194,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_folder),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CONNECTAPP_BROKER_VISIBILITY_TIMEOUT}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -197,15 +202,42 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Tasks that call a provider have a queue of their own: a slow provider fills that queue, and
+# the sweeps (and anything else on the default queue) keep running. Run workers for each with
+# `-Q celery` and `-Q providers`, or one worker with `-Q celery,providers` (the demo).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CONNECTAPP_PROVIDER_QUEUE = env.str("CONNECTAPP_PROVIDER_QUEUE", default="providers")
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, CONNECTAPP_PROVIDER_QUEUE)
+)
+CELERY_TASK_ROUTES = {
+    "connectapp.connections.tasks.refresh_account": {"queue": CONNECTAPP_PROVIDER_QUEUE},
+    "connectapp.connections.tasks.verify_account": {"queue": CONNECTAPP_PROVIDER_QUEUE},
+}
+# acks_late tasks: a worker holds few unacknowledged messages, so a lost worker returns few.
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+# A provider task is stopped (and retried) when it runs longer than this; the hard limit kills
+# the process a little later if the soft one could not stop it.
+CONNECTAPP_TASK_SOFT_TIME_LIMIT = env.int("CONNECTAPP_TASK_SOFT_TIME_LIMIT_SECONDS", default=60)
+CONNECTAPP_TASK_TIME_LIMIT = CONNECTAPP_TASK_SOFT_TIME_LIMIT + 30
+CONNECTAPP_SWEEP_TIME_LIMIT = env.int("CONNECTAPP_SWEEP_TIME_LIMIT_SECONDS", default=15 * 60)
+CONNECTAPP_SWEEP_BATCH_SIZE = env.int("CONNECTAPP_SWEEP_BATCH_SIZE", default=1000)
 
 CONNECTAPP_VERIFY_INTERVAL = timedelta(
     seconds=env.int("CONNECTAPP_VERIFY_INTERVAL_SECONDS", default=6 * 60 * 60)
 )
 CONNECTAPP_REFRESH_SWEEP_INTERVAL = timedelta(
-    seconds=env.int("CONNECTAPP_REFRESH_SWEEP_SECONDS", default=5 * 60)
+    seconds=env.int("CONNECTAPP_REFRESH_SWEEP_SECONDS", default=60)
 )
 CONNECTAPP_REFRESH_WINDOW = timedelta(
     seconds=env.int("CONNECTAPP_REFRESH_WINDOW_SECONDS", default=3 * 24 * 60 * 60)
+)
+# A link whose refresh was queued longer ago than this, and never finished (its message was
+# lost), is queued again by the sweep. Longer than a task's whole retry schedule between two
+# attempts, which renew it.
+CONNECTAPP_REFRESH_LEASE = timedelta(
+    seconds=env.int("CONNECTAPP_REFRESH_LEASE_SECONDS", default=3 * 60 * 60)
 )
 # A link whose refresh token expires within this asks its user to reconnect in time.
 CONNECTAPP_RECONNECT_WARNING = timedelta(
@@ -215,12 +247,24 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-due-links": {
         "task": "connectapp.connections.tasks.refresh_due",
         "schedule": CONNECTAPP_REFRESH_SWEEP_INTERVAL.total_seconds(),
+        # A sweep nobody ran in time is dropped: the next one finds the same links.
+        "options": {"expires": CONNECTAPP_REFRESH_SWEEP_INTERVAL.total_seconds()},
     },
     "verify-links": {
         "task": "connectapp.connections.tasks.verify_all",
         "schedule": CONNECTAPP_VERIFY_INTERVAL.total_seconds(),
+        "options": {"expires": CONNECTAPP_VERIFY_INTERVAL.total_seconds()},
     },
 }
+# Requests to each provider allowed per period, shared by every worker (`name=count/period`,
+# period one of s, m, h, comma-separated). Discogs allows 60 authenticated requests a minute.
+CONNECTAPP_RATE_LIMITS = env.dict("CONNECTAPP_RATE_LIMITS", default={"discogs": "60/m"})
+# Where workers share rate limits and outcome counters: Redis. The default is the broker when
+# it is Redis; with no Redis (the demo) both are kept per process.
+CONNECTAPP_REDIS_URL = env.str(
+    "CONNECTAPP_REDIS_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
 
 # --- Providers ----------------------------------------------------------------------------
 CONNECTAPP_SANDBOX = env.bool("CONNECTAPP_SANDBOX", default=False)
@@ -229,6 +273,8 @@ CONNECTAPP_SANDBOX_URL = env.str("CONNECTAPP_SANDBOX_URL", default="http://127.0
 # The absolute URL of this site, when the callback URLs must not be derived from the request.
 CONNECTAPP_PUBLIC_URL = env.str("CONNECTAPP_PUBLIC_URL", default="")
 CONNECTAPP_FLOW_TTL = timedelta(seconds=env.int("CONNECTAPP_FLOW_TTL_SECONDS", default=600))
+# How many flows one user may start per window of seconds ("0/60" turns the limit off).
+CONNECTAPP_CONNECT_RATE_LIMIT = env.str("CONNECTAPP_CONNECT_RATE_LIMIT", default="10/60")
 CONNECTAPP_HTTP_TIMEOUT = env.float("CONNECTAPP_HTTP_TIMEOUT", default=10.0)
 CONNECTAPP_USER_AGENT = env.str(
     "CONNECTAPP_USER_AGENT", default="connectapp/1.0 +https://localhost"

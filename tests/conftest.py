@@ -8,6 +8,7 @@ import os
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from tests.factories import UserFactory
@@ -37,6 +38,20 @@ def redis_url() -> str:
     except redis.RedisError as problem:
         pytest.fail(f"Redis at {url} does not answer: {problem}")
     return url
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counts and markers in the (per-process) cache do not outlive a test."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limits(settings):
+    """Providers are not rate limited here unless a test says so (tests/workers does)."""
+    settings.CONNECTAPP_RATE_LIMITS = {}
 
 
 @pytest.fixture

@@ -62,11 +62,29 @@ class ProviderFilter(admin.SimpleListFilter):
     parameter_name = "provider"
 
     def lookups(self, request, model_admin):
-        return [(provider.name, provider.display_name) for provider in registry.all_providers()]
+        every = [*registry.all_providers(), *registry.app_providers()]
+        return [(provider.name, provider.display_name) for provider in every]
 
     def queryset(self, request, queryset):
         if self.value():
             return queryset.filter(provider=self.value())
+        return queryset
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    """Users' links, or this site's own app-level (client credentials) connections."""
+
+    title = "owner"
+    parameter_name = "owner"
+
+    def lookups(self, request, model_admin):
+        return [("users", "Users"), ("app", "This site (app-level)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "users":
+            return queryset.filter(user__isnull=False)
+        if self.value() == "app":
+            return queryset.filter(user__isnull=True)
         return queryset
 
 
@@ -219,7 +237,7 @@ class LinkedAccountAdmin(admin.ModelAdmin):
         "last_verified_at",
         "short_last_error",
     )
-    list_filter = (ProviderFilter, "status", ExpiryFilter)
+    list_filter = (ProviderFilter, OwnerFilter, "status", ExpiryFilter)
     list_select_related = ("user",)
     list_per_page = 100
     search_fields = ("user__username", "user__email", "username", "external_id")

@@ -8,7 +8,8 @@ SECRET_FIELDS = ("access_token", "token_secret", "refresh_token")
 
 
 class LinkedAccount(models.Model):
-    """One account at a provider, linked to one local user.
+    """One account at a provider, linked to one local user, or this site's own app-level
+    (client credentials) connection to a provider, which has no user.
 
     Tokens are written only by `services`; they are encrypted in the database and never shown.
     """
@@ -20,7 +21,12 @@ class LinkedAccount(models.Model):
         ERROR = "error", "Error"
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="linked_accounts"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="linked_accounts",
+        null=True,
+        blank=True,
+        help_text="empty for this site's own app-level connection",
     )
     provider = models.CharField(max_length=64)
     external_id = models.CharField("external id", max_length=255)
@@ -38,6 +44,9 @@ class LinkedAccount(models.Model):
     last_verified_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Set by the sweep when it enqueues a refresh, cleared by the refresh: while it is set (and
+    # younger than CONNECTAPP_REFRESH_LEASE) no sweep enqueues this link again.
+    refresh_queued_at = models.DateTimeField("refresh queued", null=True, blank=True)
 
     created_at = models.DateTimeField("connected", auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -52,6 +61,10 @@ class LinkedAccount(models.Model):
                 condition=~Q(status="revoked"),
                 name="one_live_link_per_external_account",
             ),
+            # An app-level connection is one cached token per provider.
+            models.UniqueConstraint(
+                fields=["provider"], condition=Q(user=None), name="one_app_link_per_provider"
+            ),
         ]
         indexes = [
             # The refresh sweep: live links of a provider ordered by expiry.
@@ -60,12 +73,28 @@ class LinkedAccount(models.Model):
                 condition=Q(status="active"),
                 name="active_link_expiry_idx",
             ),
+            # The sweep's claim: due links with no refresh queued, so queued ones cost nothing.
+            models.Index(
+                fields=["provider", "expires_at"],
+                condition=Q(status="active", refresh_queued_at__isnull=True),
+                name="link_refresh_unqueued_idx",
+            ),
+            # Markers left by a lost task, found by age and released.
+            models.Index(
+                fields=["refresh_queued_at"],
+                condition=Q(refresh_queued_at__isnull=False),
+                name="link_refresh_queued_idx",
+            ),
             models.Index(fields=["user", "provider"], name="link_user_provider_idx"),
             models.Index(fields=["status"], name="link_status_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.username or self.external_id}"
+
+    @property
+    def is_app_level(self) -> bool:
+        return self.user_id is None
 
     @property
     def is_live(self) -> bool:

@@ -14,8 +14,11 @@ logger = logging.getLogger(__name__)
 
 
 def needs_reconnect(account: LinkedAccount) -> None:
-    """Ask the link's owner to reconnect; a mail failure is logged, never raised."""
-    email = account.user.email
+    """Ask the link's owner to reconnect; a mail failure is logged, never raised.
+
+    An app-level link has no owner to ask: its event and the admin tell the operators.
+    """
+    email = account.user.email if account.user is not None else ""
     if not email:
         return
     provider = registry.get(account.provider)

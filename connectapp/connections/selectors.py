@@ -4,7 +4,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Min, Q, QuerySet
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from connectapp.providers import registry
@@ -31,7 +32,13 @@ def accounts_for(user) -> QuerySet[LinkedAccount]:
             reconnect_soon=ExpressionWrapper(
                 Q(status=LinkedAccount.Status.ACTIVE, refresh_expires_at__lte=warn_before),
                 output_field=BooleanField(),
-            )
+            ),
+            # A refresh the provider accepted is a check too. (SQLite's MAX() of a NULL is NULL.)
+            last_checked_at=Coalesce(
+                Greatest("last_verified_at", "last_refreshed_at"),
+                "last_verified_at",
+                "last_refreshed_at",
+            ),
         )
         .order_by("provider", "username", "pk")
     )
@@ -45,6 +52,20 @@ class ProviderCard:
     @property
     def configured(self) -> bool:
         return self.provider.configured
+
+    @property
+    def permissions(self) -> list[str]:
+        """What connecting lets this site do, in words."""
+        return self.provider.permissions()
+
+    @property
+    def needing_attention(self) -> list[LinkedAccount]:
+        """Links the user should reconnect: refused, broken, or running out soon."""
+        return [
+            account
+            for account in self.accounts
+            if account.status != LinkedAccount.Status.ACTIVE or account.reconnect_soon
+        ]
 
 
 def cards_for(user) -> list[ProviderCard]:
@@ -67,6 +88,48 @@ def due_for_refresh(provider_names: list[str], window: timedelta) -> QuerySet[Li
         .order_by("expires_at")
         .values_list("pk", flat=True)
     )
+
+
+def provider_of(account_id: int) -> str:
+    """The link's provider name ("" when the link is gone)."""
+    return (
+        LinkedAccount.objects.filter(pk=account_id).values_list("provider", flat=True).first() or ""
+    )
+
+
+def due_for_verification(provider_name: str, *, limit: int | None = None) -> QuerySet:
+    """Ids of the provider's live links, the longest unverified first, at most `limit`."""
+    ids = (
+        LinkedAccount.objects.filter(provider=provider_name)
+        .exclude(status=LinkedAccount.Status.REVOKED)
+        .order_by(F("last_verified_at").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)
+    )
+    return ids[:limit] if limit is not None else ids
+
+
+@dataclass(frozen=True)
+class RefreshQueue:
+    """Where the sweep stands: links queued for a refresh (or waiting to retry one), the
+    oldest mark, and links due that the next sweep will queue."""
+
+    queued: int
+    oldest_queued_at: datetime | None
+    due_unqueued: int
+
+
+def refresh_queue(provider_names: list[str], window: timedelta) -> RefreshQueue:
+    """Two indexed queries, whatever the number of links."""
+    queued = LinkedAccount.objects.filter(refresh_queued_at__isnull=False).aggregate(
+        n=Count("pk"), oldest=Min("refresh_queued_at")
+    )
+    due = LinkedAccount.objects.filter(
+        provider__in=provider_names,
+        status=LinkedAccount.Status.ACTIVE,
+        refresh_queued_at__isnull=True,
+        expires_at__lte=timezone.now() + window,
+    ).count()
+    return RefreshQueue(queued=queued["n"], oldest_queued_at=queued["oldest"], due_unqueued=due)
 
 
 @dataclass(frozen=True)
@@ -99,7 +162,8 @@ def link_overview(*, failures_within: timedelta = timedelta(hours=24)) -> LinkOv
     )
     for provider, status, count in rows:
         counted.setdefault(provider, {})[status] = count
-    known = {provider.name: provider.display_name for provider in registry.all_providers()}
+    every = [*registry.all_providers(), *registry.app_providers()]
+    known = {provider.name: provider.display_name for provider in every}
     providers = [
         ProviderCounts(
             provider=name,

@@ -6,17 +6,20 @@ functions. Locks are taken here, at the call site, with `select_for_update()` in
 """
 
 import hashlib
+import hmac
 import json
 import logging
 import time
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import requests
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from connectapp.providers import registry
@@ -24,8 +27,10 @@ from connectapp.providers.base import (
     AccessRevoked,
     FlowError,
     Provider,
+    ProviderError,
     ProviderUnavailable,
     TokenSet,
+    UnknownProvider,
 )
 
 from . import crypto, notifications
@@ -143,7 +148,13 @@ def _take_flow(session: SessionBase, user, provider: Provider, params: Mapping[s
         raise FlowError("This connection attempt belongs to someone else. Please start again.")
     if flow["started"] < time.time() - settings.CONNECTAPP_FLOW_TTL.total_seconds():
         raise FlowError("This connection attempt has expired. Please start again.")
-    return json.loads(crypto.decrypt(flow["pending"]))
+    try:
+        return json.loads(crypto.decrypt(flow["pending"]))
+    except crypto.DecryptionError:
+        # Started under an encryption key that has since been removed from the list.
+        raise FlowError(
+            "This connection attempt can no longer be read. Please start again."
+        ) from None
 
 
 def complete_connect(
@@ -240,39 +251,229 @@ def refresh(
     happened: `refreshed`, `not_due`,
     `already_refreshed`, `skipped`, `gone` or `needs_reconnect`; raises `ProviderUnavailable`
     for the caller to retry later, with the link untouched.
+
+    A rotated refresh token is written ahead to the cache before the row is saved, and saved
+    again when the database fails (see `_keep_rotated`): a database error at that moment
+    raises only when the new tokens could not be saved at all, and the next refresh of the
+    link saves them from the cache instead of spending the dead refresh token.
     """
     requested_at = timezone.now()
-    with transaction.atomic():
-        account = LinkedAccount.objects.select_for_update().filter(pk=account_id).first()
-        if account is None:
-            return "gone"
-        provider = registry.get(account.provider)
-        if account.status != Status.ACTIVE or not provider.supports_refresh:
-            return "skipped"
-        if account.last_refreshed_at and account.last_refreshed_at >= requested_at:
-            return "already_refreshed"
-        if not force and not is_due(account, within=within):
-            return "not_due"
-        try:
-            tokens = provider.refresh(tokens_of(account))
-        except AccessRevoked as refusal:
-            _mark_needs_reconnect(account, str(refusal), actor=actor)
-            return "needs_reconnect"
-        except ProviderUnavailable as outage:
-            unavailable = outage
-        else:
-            _store_tokens(account, tokens)
-            account.last_refreshed_at = timezone.now()
-            account.last_error = ""
-            account.last_error_at = None
-            account.save()
-            record_event(account, Kind.REFRESHED, actor=actor)
-            logger.info("link %s: refreshed %s token", account.pk, account.provider)
-            return "refreshed"
+    rotated: TokenSet | None = None
+    try:
+        with transaction.atomic():
+            account = LinkedAccount.objects.select_for_update().filter(pk=account_id).first()
+            if account is None:
+                return "gone"
+            provider = registry.get(account.provider)
+            rescued = _rescued_tokens(account) if provider.supports_refresh else None
+            if rescued is not None:
+                _save_refreshed(account, rescued, actor=actor, detail=RESCUED)
+                return "refreshed"
+            if account.status != Status.ACTIVE or not provider.supports_refresh:
+                return "skipped"
+            if account.last_refreshed_at and account.last_refreshed_at >= requested_at:
+                return "already_refreshed"
+            if not force and not is_due(account, within=within):
+                return "not_due"
+            previous = account.refresh_token
+            try:
+                tokens = provider.refresh(tokens_of(account))
+            except AccessRevoked as refusal:
+                _mark_needs_reconnect(account, str(refusal), actor=actor)
+                return "needs_reconnect"
+            except ProviderUnavailable as outage:
+                unavailable = outage
+            else:
+                if tokens.refresh_token:
+                    # The old refresh token is dead at the provider from now on.
+                    rotated = tokens
+                    _keep_rotated(account.pk, previous, tokens)
+                _save_refreshed(account, tokens, actor=actor)
+                return "refreshed"
+    except DatabaseError:
+        if rotated is None:
+            raise
+        return _save_after_database_error(account_id, previous, rotated, actor=actor)
     record_event(
         account, Kind.REFRESHED, actor=actor, outcome=Outcome.TRANSIENT, detail=str(unavailable)
     )
     raise unavailable
+
+
+def _save_refreshed(
+    account: LinkedAccount, tokens: TokenSet, *, actor: str, detail: str = ""
+) -> None:
+    """Within the caller's transaction and lock."""
+    _store_tokens(account, tokens)
+    account.status = Status.ACTIVE
+    account.last_refreshed_at = timezone.now()
+    account.last_error = ""
+    account.last_error_at = None
+    account.refresh_queued_at = None
+    account.save()
+    record_event(account, Kind.REFRESHED, actor=actor, detail=detail)
+    if tokens.refresh_token:
+        transaction.on_commit(partial(_forget_rotated, account.pk))
+    logger.info("link %s: refreshed %s token", account.pk, account.provider)
+
+
+# A provider that rotates refresh tokens kills the old one when it answers a refresh, so from
+# that moment the new tokens exist only in this process's memory until the link's row is
+# committed. They are written ahead, encrypted, to the cache (Redis in production, shared by
+# every process), saved again at once if the database fails, and otherwise picked up by the
+# next refresh of the link, which looks there under the row lock before asking the provider.
+
+ROTATED_KEY = "connectapp:rotated-tokens:{}"
+ROTATED_TTL = timedelta(days=30)
+#: Pauses between the attempts to save rotated tokens after a database error.
+SAVE_RETRY_DELAYS = (0.05, 0.25, 1.0)
+RESCUED = "new tokens saved after a database error"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _keep_rotated(account_id: int, previous_refresh_token: str, tokens: TokenSet) -> None:
+    """Write the new tokens ahead, encrypted, naming the refresh token they replace."""
+    kept = {
+        "replaces": _digest(previous_refresh_token),
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "expires_at": tokens.expires_at.isoformat() if tokens.expires_at else None,
+        "refresh_expires_at": (
+            tokens.refresh_expires_at.isoformat() if tokens.refresh_expires_at else None
+        ),
+        "scopes": list(tokens.scopes),
+    }
+    try:
+        cache.set(
+            ROTATED_KEY.format(account_id),
+            crypto.encrypt(json.dumps(kept)),
+            ROTATED_TTL.total_seconds(),
+        )
+    except Exception:  # noqa: BLE001 - the database write follows; this is its safety net
+        logger.warning("link %s: could not write the rotated tokens ahead to the cache", account_id)
+
+
+def _rescued_tokens(account: LinkedAccount) -> TokenSet | None:
+    """Tokens a refresh of this link obtained but never saved, while its row still holds the
+    refresh token they replaced (a reconnect or disconnect since makes them moot)."""
+    if account.status not in (Status.ACTIVE, Status.NEEDS_RECONNECT) or not account.refresh_token:
+        return None
+    try:
+        kept = cache.get(ROTATED_KEY.format(account.pk))
+        if not kept:
+            return None
+        kept = json.loads(crypto.decrypt(kept))
+    except Exception:  # noqa: BLE001 - an unreadable entry is no entry
+        logger.warning("link %s: could not read rotated tokens from the cache", account.pk)
+        return None
+    if not hmac.compare_digest(kept["replaces"], _digest(account.refresh_token)):
+        return None
+    moment = datetime.fromisoformat
+    return TokenSet(
+        access_token=kept["access_token"],
+        refresh_token=kept["refresh_token"],
+        expires_at=moment(kept["expires_at"]) if kept["expires_at"] else None,
+        refresh_expires_at=(
+            moment(kept["refresh_expires_at"]) if kept["refresh_expires_at"] else None
+        ),
+        scopes=tuple(kept["scopes"]),
+    )
+
+
+def _forget_rotated(account_id: int) -> None:
+    try:
+        cache.delete(ROTATED_KEY.format(account_id))
+    except Exception:  # noqa: BLE001 - a stale entry is ignored: it names a dead refresh token
+        logger.warning("link %s: could not delete rotated tokens from the cache", account_id)
+
+
+def _save_after_database_error(
+    account_id: int, previous_refresh_token: str, tokens: TokenSet, *, actor: str
+) -> str:
+    """The provider rotated the refresh token and the database refused the new one: save it
+    again now, in a new transaction (on a new connection when the old one broke)."""
+    logger.error("link %s: saving the refreshed tokens failed; trying again", account_id)
+    failure: DatabaseError | None = None
+    for delay in SAVE_RETRY_DELAYS:
+        time.sleep(delay)
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+        try:
+            with transaction.atomic():
+                account = LinkedAccount.objects.select_for_update().filter(pk=account_id).first()
+                if account is None or account.status == Status.REVOKED:
+                    return "gone" if account is None else "skipped"
+                if account.refresh_token == tokens.refresh_token:
+                    return "refreshed"  # the first save was committed after all
+                if account.refresh_token != previous_refresh_token:
+                    return "skipped"  # reconnected meanwhile: these tokens are moot
+                _save_refreshed(account, tokens, actor=actor, detail=RESCUED)
+                return "refreshed"
+        except DatabaseError as error:
+            failure = error
+    logger.error(
+        "link %s: the refreshed tokens could not be saved; they wait encrypted in the cache "
+        "for the link's next refresh",
+        account_id,
+    )
+    raise failure
+
+
+def refresh_queued(account_id: int) -> str:
+    """A worker's `refresh` of a link the sweep queued; the queued marker ends with it.
+
+    A refresh's own save clears the marker; any other answer clears it here, so the sweep may
+    queue the link again when it is due again. An outage renews it instead: the task's retry
+    is still coming, and the sweep must not queue a second one meanwhile.
+    """
+    try:
+        outcome = refresh(account_id)
+    except ProviderUnavailable:
+        LinkedAccount.objects.filter(pk=account_id).update(refresh_queued_at=timezone.now())
+        raise
+    if outcome != "refreshed":
+        LinkedAccount.objects.filter(pk=account_id, refresh_queued_at__isnull=False).update(
+            refresh_queued_at=None
+        )
+    return outcome
+
+
+def claim_due_refreshes(
+    provider_name: str, window: timedelta, *, batch_size: int, limit: int | None = None
+) -> Iterator[list[int]]:
+    """Mark the provider's links due for a refresh as queued, a batch at a time, soonest expiry
+    first; yields each batch's ids once its marks are committed, for the caller to enqueue.
+
+    Each batch is one indexed query (its partial index holds only unqueued active links, so
+    links already queued cost nothing) and one UPDATE; `SKIP LOCKED` lets two sweeps, or a
+    sweep and a refresh in progress, pass each other. A link stays marked until its refresh
+    ends. A mark older than `CONNECTAPP_REFRESH_LEASE` belongs to a message that was lost (a
+    crash between this commit and the enqueue, a purged broker): it is released first, so
+    the link is queued again.
+    """
+    now = timezone.now()
+    LinkedAccount.objects.filter(
+        provider=provider_name, refresh_queued_at__lt=now - settings.CONNECTAPP_REFRESH_LEASE
+    ).update(refresh_queued_at=None)
+    due = LinkedAccount.objects.filter(
+        provider=provider_name,
+        status=Status.ACTIVE,
+        refresh_queued_at__isnull=True,
+        expires_at__lte=now + window,
+    ).order_by("expires_at")
+    claimed = 0
+    while limit is None or claimed < limit:
+        size = batch_size if limit is None else min(batch_size, limit - claimed)
+        with transaction.atomic():
+            ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size])
+            if not ids:
+                return
+            LinkedAccount.objects.filter(pk__in=ids).update(refresh_queued_at=now)
+        claimed += len(ids)
+        yield ids
 
 
 def verify(account_id: int, *, actor: str = "worker") -> str:
@@ -287,6 +488,10 @@ def verify(account_id: int, *, actor: str = "worker") -> str:
     if account.status == Status.REVOKED:
         return "skipped"
     provider = registry.get(account.provider)
+    if provider.app_level:
+        # The site's own credentials are checked by asking for a token with them.
+        outcome = refresh(account_id, actor=actor, force=True)
+        return "verified" if outcome in ("refreshed", "already_refreshed") else outcome
     if provider.supports_refresh and is_due(account, within=ACCESS_TOKEN_MARGIN):
         # An expired access token would be refused for being expired, not revoked.
         outcome = refresh(account_id, actor=actor, within=ACCESS_TOKEN_MARGIN)
@@ -350,8 +555,11 @@ def disconnect(account_id: int, *, actor: str) -> bool:
 # --- Credentials for the deploying site's code --------------------------------------------
 
 
-def get_access_token(account: LinkedAccount) -> str:
+def get_access_token(account: LinkedAccount | str) -> str:
     """A valid access token for the link, refreshed first when it is expired or about to be.
+
+    Given a provider's name instead of a link, the site's own token for that app-level
+    (client credentials) provider: see `app_access_token`.
 
     For the deploying site's code. `account` is reloaded from the database. The refresh runs
     under the link's row lock, so any number of concurrent callers cause one token request.
@@ -359,6 +567,8 @@ def get_access_token(account: LinkedAccount) -> str:
     only when the token has run out and the provider cannot renew it now (a token that is
     merely close to its expiry is still handed out during an outage).
     """
+    if isinstance(account, str):
+        return app_access_token(account)
     account.refresh_from_db()
     if account.status != Status.ACTIVE:
         raise AccessRevoked(f"{account} is {account.get_status_display().lower()}")
@@ -374,8 +584,14 @@ def get_access_token(account: LinkedAccount) -> str:
     return account.access_token
 
 
-def authorized_session(account: LinkedAccount) -> requests.Session:
-    """A `requests` session that signs (OAuth 1.0a) or authorizes (Bearer) every request."""
+def authorized_session(account: LinkedAccount | str) -> requests.Session:
+    """A `requests` session that signs (OAuth 1.0a) or authorizes (Bearer) every request.
+
+    Given an app-level provider's name, the session carries the site's own token.
+    """
+    if isinstance(account, str):
+        token = app_access_token(account)
+        return registry.get(account).session(TokenSet(access_token=token))
     provider = registry.get(account.provider)
     if provider.supports_refresh:
         get_access_token(account)
@@ -394,7 +610,10 @@ def rotate_keys() -> int:
     for account_id in ids.iterator(chunk_size=500):
         with transaction.atomic():
             rows = LinkedAccount.objects.filter(pk=account_id)
-            raw = rows.select_for_update().values(*SECRET_FIELDS).first()
+            try:
+                raw = rows.select_for_update().values(*SECRET_FIELDS).first()
+            except crypto.DecryptionError as problem:
+                raise crypto.DecryptionError(f"link {account_id}: {problem}") from None
             if raw is None:
                 continue
             present = [name for name in SECRET_FIELDS if raw[name]]
@@ -418,3 +637,103 @@ def mark_needs_reconnect(account_id: int, reason: str, *, actor: str) -> bool:
             return False
         _mark_needs_reconnect(account, reason, actor=actor, outcome=Outcome.OK)
     return True
+
+
+# --- App-level connections (client credentials) -------------------------------------------
+
+
+def _app_link(provider: Provider) -> LinkedAccount:
+    """The site's one link to an app-level provider, made (without a token) on first use."""
+    account = LinkedAccount.objects.filter(user=None, provider=provider.name).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return LinkedAccount.objects.create(
+                user=None,
+                provider=provider.name,
+                external_id=provider.client_id,
+                username=provider.display_name,
+                status=Status.ERROR,
+                last_error="No token obtained yet.",
+            )
+    except IntegrityError:
+        # Another process made it first: the one-per-provider constraint kept us to one.
+        return LinkedAccount.objects.get(user=None, provider=provider.name)
+
+
+def _usable(account: LinkedAccount, provider: Provider) -> bool:
+    """A cached token for the current app credentials that is not about to expire."""
+    return (
+        account.status == Status.ACTIVE
+        and bool(account.access_token)
+        and account.external_id == provider.client_id
+        and not is_due(account, within=ACCESS_TOKEN_MARGIN)
+    )
+
+
+def app_access_token(provider_name: str, *, actor: str = "on-demand") -> str:
+    """This site's own access token for an app-level provider, obtained on first use.
+
+    The token is cached (encrypted) on the provider's one link with no user, and a new one is
+    obtained when it is about to expire, when the client id changed, or after a refusal
+    (app credentials can be fixed without anyone reconnecting). Obtaining one happens under
+    the link's row lock, so concurrent callers in any process cause one token request.
+
+    Raises `UnknownProvider` for a name that is not an app-level provider,
+    `ProviderNotConfigured` without app credentials, `AccessRevoked` when the provider
+    refuses them, and `ProviderUnavailable` during an outage unless the cached token is still
+    valid, which is then handed out.
+    """
+    provider = registry.get(provider_name)
+    if not provider.app_level:
+        raise UnknownProvider(f"{provider_name} is not an app-level provider")
+    if not provider.configured:
+        raise ProviderNotConfigured(provider)
+    account = _app_link(provider)
+    if _usable(account, provider):
+        return account.access_token
+    with transaction.atomic():
+        account = LinkedAccount.objects.select_for_update().get(pk=account.pk)
+        if _usable(account, provider):
+            return account.access_token  # another process obtained it while we waited
+        if account.last_refreshed_at is None:
+            kind = Kind.CONNECTED
+        else:
+            kind = Kind.REFRESHED if account.status == Status.ACTIVE else Kind.RECONNECTED
+        try:
+            tokens = provider.refresh(tokens_of(account))
+        except AccessRevoked as refusal:
+            if account.status != Status.NEEDS_RECONNECT:
+                _mark_needs_reconnect(account, str(refusal), actor=actor)
+            problem: ProviderError = refusal
+        except ProviderUnavailable as outage:
+            problem = outage
+            account.last_error = str(outage)
+            account.last_error_at = timezone.now()
+            account.save(update_fields=["last_error", "last_error_at", "updated_at"])
+            record_event(account, kind, actor=actor, outcome=Outcome.TRANSIENT, detail=str(outage))
+        else:
+            account.refresh_token = ""
+            account.refresh_expires_at = None
+            _store_tokens(account, tokens)
+            account.external_id = provider.client_id
+            account.username = provider.display_name
+            account.status = Status.ACTIVE
+            account.last_refreshed_at = account.last_verified_at = timezone.now()
+            account.last_error = ""
+            account.last_error_at = None
+            account.save()
+            record_event(account, kind, actor=actor)
+            logger.info("app link %s: obtained a %s token", account.pk, provider.name)
+            return account.access_token
+    still_valid = (
+        isinstance(problem, ProviderUnavailable)
+        and account.status == Status.ACTIVE
+        and account.access_token
+        and account.external_id == provider.client_id
+        and (account.expires_at is None or account.expires_at > timezone.now())
+    )
+    if still_valid:
+        return account.access_token
+    raise problem

@@ -1,17 +1,37 @@
-"""Thin Celery tasks: scheduling and retries only; the work is in `services`."""
+"""Thin Celery tasks: scheduling, retries, rate limits and timing; the work is in `services`.
+
+`refresh_account` and `verify_account` run on the provider queue (`CONNECTAPP_PROVIDER_QUEUE`)
+and are acknowledged only when they finish: a worker lost mid-task hands its message back to
+the broker, and running a task twice, or after its link was disconnected, changes nothing (the
+services decide under the link's row lock). The sweeps run on the default queue.
+"""
 
 import random
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from connectapp.providers import registry
 from connectapp.providers.base import ProviderUnavailable
 
-from . import selectors, services
-from .models import LinkedAccount
+from . import metrics, ratelimit, selectors, services
 
 MAX_RETRIES = 8
+#: A task sleeps this long at most for its provider's rate limit; a longer wait is rescheduled.
+MAX_RATE_LIMIT_WAIT = 5.0
+
+PROVIDER_TASK = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": settings.CONNECTAPP_TASK_SOFT_TIME_LIMIT,
+    "time_limit": settings.CONNECTAPP_TASK_TIME_LIMIT,
+}
+SWEEP_TASK = {
+    "soft_time_limit": settings.CONNECTAPP_SWEEP_TIME_LIMIT,
+    "time_limit": settings.CONNECTAPP_SWEEP_TIME_LIMIT + 60,
+}
 
 
 def _retry_later(task, outage: ProviderUnavailable):
@@ -21,47 +41,109 @@ def _retry_later(task, outage: ProviderUnavailable):
     raise task.retry(exc=outage, countdown=countdown, max_retries=MAX_RETRIES)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def refresh_account(self, account_id: int) -> str:
+def _my_turn(task, provider: str) -> bool:
+    """Wait for a request slot of the provider's shared rate limit. When the slot is far off,
+    the task is sent back to the queue to run then (with its retries untouched) instead."""
+    wait = ratelimit.wait_turn(provider, max_wait=MAX_RATE_LIMIT_WAIT)
+    if wait == 0:
+        return True
+    task.apply_async(
+        args=task.request.args,
+        kwargs=task.request.kwargs,
+        countdown=wait * random.uniform(1.0, 1.1),
+    )
+    return False
+
+
+def _run(task, operation: str, service, account_id: int, provider: str) -> str:
+    provider = provider or selectors.provider_of(account_id)
+    with metrics.observed(operation, account_id, provider, task.request.retries) as observed:
+        if not _my_turn(task, provider):
+            observed.outcome = "throttled"
+            return observed.outcome
+        try:
+            observed.outcome = service(account_id)
+            return observed.outcome
+        except (ProviderUnavailable, SoftTimeLimitExceeded) as problem:
+            observed.outcome = "unavailable"
+            outage = problem
+            if isinstance(problem, SoftTimeLimitExceeded):
+                outage = ProviderUnavailable(f"{operation} ran out of time")
+    _retry_later(task, outage)
+
+
+@shared_task(**PROVIDER_TASK)
+def refresh_account(self, account_id: int, provider: str = "") -> str:
     """Refresh one link's token; a no-op when another worker already did."""
-    try:
-        return services.refresh(account_id)
-    except ProviderUnavailable as outage:
-        _retry_later(self, outage)
+    return _run(self, "refresh", services.refresh_queued, account_id, provider)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
-def verify_account(self, account_id: int) -> str:
-    try:
-        return services.verify(account_id)
-    except ProviderUnavailable as outage:
-        _retry_later(self, outage)
+@shared_task(**PROVIDER_TASK)
+def verify_account(self, account_id: int, provider: str = "") -> str:
+    """Ask the provider whose credentials a link holds; a no-op for a disconnected link."""
+    return _run(self, "verify", services.verify, account_id, provider)
 
 
-@shared_task
+def _sweep_limit(provider: str, interval) -> int | None:
+    """At most what the provider's rate limit lets through until the next sweep, so the queue
+    never holds more than the workers may send; the rest waits for the next sweep, in order."""
+    rate = ratelimit.rate_for(provider)
+    if rate is None:
+        return None
+    return max(1, int(interval.total_seconds() / rate.interval))
+
+
+@shared_task(**SWEEP_TASK)
 def refresh_due() -> int:
-    """Enqueue a refresh for every link whose token expires within the refresh window."""
-    names = [p.name for p in registry.all_providers() if p.supports_refresh and p.configured]
+    """Enqueue a refresh of every link whose token expires within the refresh window and that
+    has none queued yet; answers how many were enqueued."""
     count = 0
-    for account_id in selectors.due_for_refresh(names, settings.CONNECTAPP_REFRESH_WINDOW).iterator(
-        chunk_size=2000
-    ):
-        refresh_account.delay(account_id)
-        count += 1
+    for provider in registry.all_providers():
+        if not (provider.supports_refresh and provider.configured):
+            continue
+        batches = services.claim_due_refreshes(
+            provider.name,
+            settings.CONNECTAPP_REFRESH_WINDOW,
+            batch_size=settings.CONNECTAPP_SWEEP_BATCH_SIZE,
+            limit=_sweep_limit(provider.name, settings.CONNECTAPP_REFRESH_SWEEP_INTERVAL),
+        )
+        count += _enqueue(refresh_account, provider.name, batches)
     return count
 
 
-@shared_task
+@shared_task(**SWEEP_TASK)
 def verify_all() -> int:
-    """Enqueue a verification of every live link of providers whose tokens do not expire."""
-    names = [p.name for p in registry.all_providers() if not p.supports_refresh and p.configured]
-    ids = (
-        LinkedAccount.objects.filter(provider__in=names)
-        .exclude(status=LinkedAccount.Status.REVOKED)
-        .values_list("pk", flat=True)
-    )
+    """Enqueue a verification of the live links of providers whose tokens do not expire, the
+    longest unverified first; answers how many were enqueued."""
     count = 0
-    for account_id in ids.iterator(chunk_size=2000):
-        verify_account.delay(account_id)
-        count += 1
+    for provider in registry.all_providers():
+        if provider.supports_refresh or not provider.configured:
+            continue
+        ids = selectors.due_for_verification(
+            provider.name, limit=_sweep_limit(provider.name, settings.CONNECTAPP_VERIFY_INTERVAL)
+        )
+        batches = _batched(ids.iterator(chunk_size=settings.CONNECTAPP_SWEEP_BATCH_SIZE))
+        count += _enqueue(verify_account, provider.name, batches)
+    return count
+
+
+def _batched(ids, size: int = 1000):
+    batch = []
+    for account_id in ids:
+        batch.append(account_id)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _enqueue(task, provider: str, batches) -> int:
+    """Publish one message per link over one broker connection."""
+    count = 0
+    with task.app.producer_or_acquire() as producer:
+        for batch in batches:
+            for account_id in batch:
+                task.apply_async((account_id, provider), producer=producer)
+            count += len(batch)
     return count

@@ -20,7 +20,7 @@ from connectapp.providers.base import (
     UnknownProvider,
 )
 
-from . import selectors, services
+from . import connect_limit, selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _problem(request: HttpRequest, provider, message: str, status: int) -> HttpR
     return render(
         request,
         "connections/problem.html",
-        {"provider": provider, "message": message},
+        {"provider": provider, "message": message, "status": status},
         status=status,
     )
 
@@ -52,13 +52,27 @@ def _problem(request: HttpRequest, provider, message: str, status: int) -> HttpR
 @never_cache
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "connections/index.html", {"cards": selectors.cards_for(request.user)})
+    cards = selectors.cards_for(request.user)
+    attention = [(card, account) for card in cards for account in card.needing_attention]
+    return render(request, "connections/index.html", {"cards": cards, "attention": attention})
 
 
 @login_required
 @require_POST
 def connect(request: HttpRequest, provider: str) -> HttpResponse:
     chosen = _provider_or_404(provider)
+    try:
+        connect_limit.check_flow_start(request.user)
+    except connect_limit.TooManyStarts as refusal:
+        response = _problem(
+            request,
+            chosen,
+            "You started too many connections in a short time. "
+            f"Please wait {refusal.retry_after} seconds and try again.",
+            429,
+        )
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     try:
         url = services.begin_connect(
             request.session, request.user, chosen.name, _callback_url(request, chosen.name)

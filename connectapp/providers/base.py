@@ -6,7 +6,7 @@ change under tests and in the demo without rebuilding them.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -46,6 +46,15 @@ class Authorization:
     pending: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
+#: Scopes many OAuth 2.0 providers share (OpenID Connect's), in words.
+COMMON_SCOPE_WORDS = {
+    "openid": "Confirm who you are",
+    "profile": "See your basic profile (name and picture)",
+    "email": "See your email address",
+    "offline_access": "Stay connected while you are away",
+}
+
+
 class ProviderError(Exception):
     """A provider call failed. The message is safe to show: it never holds a secret."""
 
@@ -79,10 +88,14 @@ class Provider(ABC):
     display_name: ClassVar[str]
     #: What connecting lets this site do, in words, for the connections page.
     description: ClassVar[str] = ""
+    #: Plain words for the scopes this provider knows, for the connections page.
+    scope_words: ClassVar[Mapping[str, str]] = {}
     #: The callback parameter that names the flow (`state` or `oauth_token`).
     flow_key_param: ClassVar[str] = "state"
     #: Whether access tokens expire and are renewed with `refresh`.
     supports_refresh: ClassVar[bool] = False
+    #: Whether this provider's one link is the site's own (client credentials), not a user's.
+    app_level: ClassVar[bool] = False
 
     @property
     @abstractmethod
@@ -91,6 +104,18 @@ class Provider(ABC):
 
     def scopes(self) -> list[str]:
         return []
+
+    def permissions(self, scopes: Iterable[str] | None = None) -> list[str]:
+        """What `scopes` (by default those this site asks for) let this site do, in words.
+
+        Known scopes read as `scope_words` (or the common OpenID Connect ones) say; unknown
+        ones are shown as they are. Without scopes, the `description` is all there is to say.
+        """
+        scopes = self.scopes() if scopes is None else list(scopes)
+        if not scopes:
+            return [self.description] if self.description else []
+        words = {**COMMON_SCOPE_WORDS, **self.scope_words}
+        return list(dict.fromkeys(words.get(scope, scope) for scope in scopes))
 
     def flow_key(self, params: Mapping[str, str]) -> str:
         return params.get(self.flow_key_param, "")

@@ -80,3 +80,6 @@ def transport_errors(provider: str) -> Iterator[None]:
         raise ProviderUnavailable(f"{provider} did not answer in time") from None
     except requests.ConnectionError:
         raise ProviderUnavailable(f"{provider} could not be reached") from None
+    except requests.RequestException:
+        # A body cut off before its Content-Length, a broken encoding, a redirect loop.
+        raise ProviderUnavailable(f"{provider} answered a broken response") from None

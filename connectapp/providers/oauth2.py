@@ -3,7 +3,8 @@
 A provider is described, not programmed: endpoints, client credentials, scopes and how they
 are joined, the client authentication method and PKCE are plain attributes (or properties,
 where a subclass reads settings). Pinterest is a few of those on top of this class; a provider
-from configuration is an instance with them set.
+from configuration (`config.py`) is an instance with them set. `ClientCredentialsProvider` is
+the same description used for the site's own token (RFC 6749 §4.4) instead of a user's.
 
 Authlib does the protocol. A compliance hook looks at every token endpoint answer before
 Authlib parses it and turns error bodies of any shape into our typed errors.
@@ -62,6 +63,26 @@ def _is_number(value: Any) -> bool:
     return True
 
 
+def _at(body: Any, path: str) -> Any:
+    """The value at a dotted JSON path (`data.user.id`; list items by index), or None."""
+    value = body
+    for key in path.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(key)
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return None
+    return value
+
+
+def _identifier(value: Any) -> str | None:
+    """An account id or name is a string or a number; anything else is not one."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        return None
+    return str(value)
+
+
 def _printable(value: str, limit: int = 80) -> str:
     """A callback parameter fit to quote in a message: short, with no surprising characters."""
     return re.sub(r"[^\w .:-]", "", value)[:limit]
@@ -85,11 +106,26 @@ class OAuth2Provider(Provider):
     #: `client_secret_basic` (HTTP Basic) or `client_secret_post` (in the form body).
     token_endpoint_auth_method: str = "client_secret_basic"
     use_pkce: bool = True
-    #: Extra form fields sent with every refresh request.
+    #: Extra query parameters of the authorize URL (`prompt`, `access_type`, …).
+    authorize_params: Mapping[str, str] = {}
+    #: Extra form fields sent with every token request (`audience`, `resource`, …).
+    token_params: Mapping[str, str] = {}
+    #: Extra form fields sent with every refresh request only.
     refresh_params: Mapping[str, str] = {}
-    #: Where the account id and name are in the userinfo answer; the first present wins.
+    #: Where the account id and name are in the userinfo answer, as dotted JSON paths; the
+    #: first present wins.
     id_fields: Sequence[str] = ("sub", "id")
     username_fields: Sequence[str] = ("preferred_username", "username", "login", "name")
+
+    def __init__(self, **attributes: Any) -> None:
+        """Describe a provider per instance (how `config.py` builds one from a TOML table)."""
+        described = {name for klass in type(self).__mro__ for name in vars(klass)} | {
+            name for klass in type(self).__mro__ for name in getattr(klass, "__annotations__", {})
+        }
+        for name, value in attributes.items():
+            if name not in described:
+                raise TypeError(f"{type(self).__name__} has no attribute {name!r}")
+            setattr(self, name, value)
 
     @property
     def configured(self) -> bool:
@@ -108,6 +144,7 @@ class OAuth2Provider(Provider):
                 state=generate_token(STATE_LENGTH),
                 code_verifier=verifier,
                 scope=self.scope_separator.join(self.scopes()),
+                **self.authorize_params,
             )
         return Authorization(
             url=url, flow_key=state, pending={"code_verifier": verifier} if verifier else {}
@@ -137,6 +174,7 @@ class OAuth2Provider(Provider):
                 grant_type="authorization_code",
                 code=code,
                 code_verifier=pending.get("code_verifier"),
+                **self.token_params,
             )
         return self._token_set(token)
 
@@ -146,7 +184,9 @@ class OAuth2Provider(Provider):
             raise AccessRevoked(f"{self.display_name} gave this link no refresh token")
         with self._client() as client, http.transport_errors(self.display_name):
             token = client.refresh_token(
-                self.token_url, refresh_token=tokens.refresh_token, **self.refresh_params
+                self.token_url,
+                refresh_token=tokens.refresh_token,
+                **{**self.token_params, **self.refresh_params},
             )
         return self._token_set(token, previous=tokens)
 
@@ -166,11 +206,13 @@ class OAuth2Provider(Provider):
 
     def identity_from(self, body: Mapping[str, Any]) -> Identity:
         """The account in a userinfo answer; an answer without an id is not an answer."""
-        external_id = next((body[f] for f in self.id_fields if body.get(f) not in (None, "")), None)
-        if not isinstance(external_id, str | int):
+        ids = (_identifier(_at(body, path)) for path in self.id_fields)
+        external_id = next((value for value in ids if value is not None), None)
+        if external_id is None:
             raise ProviderUnavailable(f"{self.display_name} answered an account without an id")
-        username = next((body[f] for f in self.username_fields if body.get(f)), external_id)
-        return Identity(external_id=str(external_id), username=str(username))
+        names = (_identifier(_at(body, path)) for path in self.username_fields)
+        username = next((value for value in names if value is not None), external_id)
+        return Identity(external_id=external_id, username=username)
 
     def session(self, tokens: TokenSet) -> requests.Session:
         """Bearer-authorized; it never refreshes by itself (`services.get_access_token` does)."""
@@ -246,3 +288,44 @@ class OAuth2Provider(Provider):
             refresh_expires_at=refresh_expires_at if refresh_token else None,
             scopes=scopes,
         )
+
+
+class ClientCredentialsProvider(OAuth2Provider):
+    """The client credentials grant (RFC 6749 §4.4): a token for this site itself, no user.
+
+    Its one link has no user and nothing to connect. The grant issues no refresh token
+    (§4.4.3), so `refresh` obtains a new token the same way as the first one.
+    """
+
+    app_level = True
+    use_pkce = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret and self.token_url)
+
+    def begin(self, callback_url: str) -> Authorization:
+        raise FlowError(f"{self.display_name} is connected by this site itself, not by its users.")
+
+    def finish(
+        self, params: Mapping[str, str], pending: Mapping[str, Any], callback_url: str
+    ) -> TokenSet:
+        raise FlowError(f"{self.display_name} is connected by this site itself, not by its users.")
+
+    def obtain(self) -> TokenSet:
+        """A new token for this site's app credentials."""
+        with self._client() as client, http.transport_errors(self.display_name):
+            token = client.fetch_token(
+                self.token_url,
+                grant_type="client_credentials",
+                scope=self.scope_separator.join(self.scopes()),
+                **self.token_params,
+            )
+        return self._token_set(token)
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        return self.obtain()
+
+    def identity(self, tokens: TokenSet) -> Identity:
+        """The app itself: a client-credentials token stands for this site, not an account."""
+        return Identity(external_id=self.client_id, username=self.display_name)

@@ -14,6 +14,23 @@ class Pinterest(OAuth2Provider):
     name = "pinterest"
     display_name = "Pinterest"
     description = "See your Pinterest profile."
+    scope_words = {
+        "user_accounts:read": "See your Pinterest profile",
+        "boards:read": "See your public boards",
+        "boards:read_secret": "See your secret boards",
+        "boards:write": "Create, change and delete your public boards",
+        "boards:write_secret": "Create, change and delete your secret boards",
+        "pins:read": "See your public Pins",
+        "pins:read_secret": "See your secret Pins",
+        "pins:write": "Create, change and delete your public Pins",
+        "pins:write_secret": "Create, change and delete your secret Pins",
+        "ads:read": "See your ads and their results",
+        "ads:write": "Create and manage your ads",
+        "catalogs:read": "See your product catalogs",
+        "catalogs:write": "Create and manage your product catalogs",
+        "biz_access:read": "See who has access to your business accounts",
+        "biz_access:write": "Manage who has access to your business accounts",
+    }
     scope_separator = ","
     token_endpoint_auth_method = "client_secret_basic"
     use_pkce = True

@@ -1,9 +1,16 @@
-"""Providers by name. Adding a provider is adding a module and naming its class here."""
+"""Providers by name. Adding a provider is adding a module and naming its class here, or
+describing it in the TOML file named by `CONNECTAPP_PROVIDERS_FILE` (see `config.py`).
+
+The file is read once per path and kept; `validate()` reads it at start-up so a mistake stops
+the process with a clear message instead of surfacing on the first request.
+"""
 
 from functools import cache
 
+from django.conf import settings
 from django.utils.module_loading import import_string
 
+from . import config
 from .base import Provider, UnknownProvider
 
 BUILTIN_PROVIDERS = (
@@ -13,20 +20,39 @@ BUILTIN_PROVIDERS = (
 
 
 @cache
-def _providers() -> dict[str, Provider]:
+def _providers(providers_file: str) -> dict[str, Provider]:
     providers = {}
     for path in BUILTIN_PROVIDERS:
         provider = import_string(path)()
         providers[provider.name] = provider
+    if providers_file:
+        for provider in config.load(providers_file, reserved=providers.keys()):
+            providers[provider.name] = provider
     return providers
 
 
+def _all() -> dict[str, Provider]:
+    return _providers(settings.CONNECTAPP_PROVIDERS_FILE)
+
+
+def validate() -> None:
+    """Load the providers now; `ImproperlyConfigured` names what is wrong in the file."""
+    _all()
+
+
 def get(name: str) -> Provider:
+    """Any provider, per-user or app-level."""
     try:
-        return _providers()[name]
+        return _all()[name]
     except KeyError:
         raise UnknownProvider(name) from None
 
 
 def all_providers() -> list[Provider]:
-    return list(_providers().values())
+    """The providers users connect their accounts to (what the pages and the sweeps serve)."""
+    return [provider for provider in _all().values() if not provider.app_level]
+
+
+def app_providers() -> list[Provider]:
+    """The providers this site holds one app-level (client credentials) connection to."""
+    return [provider for provider in _all().values() if provider.app_level]

@@ -39,7 +39,7 @@ from oauthlib.oauth1 import (
 from oauthlib.oauth1.rfc5849 import SIGNATURE_HMAC_SHA1, SIGNATURE_PLAINTEXT
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
-from .common import sandbox_only
+from .common import InFlight, sandbox_only, truncated
 
 #: How long a request token may wait for the person to approve it.
 REQUEST_TOKEN_TTL = 15 * 60
@@ -48,7 +48,7 @@ NONCE_TTL = 2 * 600
 RATE_LIMIT = 60
 RATE_WINDOW = 60.0
 API_ENDPOINTS = ("request_token", "access_token", "identity")
-FAULT_KINDS = ("error", "rate_limit", "latency", "garbage")
+FAULT_KINDS = ("error", "rate_limit", "latency", "garbage", "truncated")
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
 
@@ -116,9 +116,11 @@ class DiscogsStandIn:
         self._lock = threading.RLock()
         self._ids = count(1)
         self._state = _State()
+        self.in_flight = InFlight()
 
     def reset(self) -> None:
         """Forget everything: tokens, users, faults and the call log."""
+        self.in_flight.wait()
         with self._lock:
             self._state = _State()
 
@@ -231,7 +233,8 @@ class DiscogsStandIn:
 
     def inject_fault(self, kind: str, endpoint: str = "", **options) -> Fault:
         """Make the next call(s) misbehave: `error` (HTTP `status`), `rate_limit` (429 with
-        `retry_after`), `latency` (sleep `delay` seconds, then answer) or `garbage`."""
+        `retry_after`), `latency` (sleep `delay` seconds, then answer), `garbage` (HTML) or
+        `truncated` (a body cut off before its Content-Length)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
         if endpoint and endpoint not in API_ENDPOINTS:
@@ -412,9 +415,10 @@ def _api(endpoint: str):
                 user_agent=request.headers.get("User-Agent", ""),
                 signature_method=_signature_method(request),
             )
-            response = _answer(request, endpoint, call, view)
-            call.status = response.status_code
-            standin.record(call)
+            with standin.in_flight.request():
+                response = _answer(request, endpoint, call, view)
+                call.status = response.status_code
+                standin.record(call)
             return response
 
         return sandbox_only(csrf_exempt(wrapper))
@@ -434,6 +438,11 @@ def _answer(request: HttpRequest, endpoint: str, call: Call, view) -> HttpRespon
             return _message("You are making requests too quickly.", 429, **extra)
         elif fault.kind == "garbage":
             return HttpResponse("<html><body>Something went wrong</body></html>", status=200)
+        elif fault.kind == "truncated":
+            return truncated(
+                "oauth_token=cut-short&oauth_token_secret=cut-short&oauth_callback_confirmed=true",
+                "application/x-www-form-urlencoded",
+            )
         else:
             response = HttpResponse("<html><body>Server error</body></html>", status=fault.status)
             if fault.retry_after is not None:

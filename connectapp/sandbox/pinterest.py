@@ -10,7 +10,7 @@ client asks for continuous refresh (the old one dies at that moment). Errors are
 
 State lives in memory (`standin`, guarded by a lock), so tests in the same process can set
 token lifetimes, issue tokens, read the call log (how many token requests arrived) and inject
-outages (`inject_fault`): errors, 429 with `Retry-After`, latency and garbage.
+outages (`inject_fault`): errors, 429 with `Retry-After`, latency, garbage and truncated bodies.
 """
 
 import base64
@@ -32,11 +32,11 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from .common import sandbox_only
+from .common import InFlight, sandbox_only, truncated
 
 DAY = 24 * 60 * 60
 API_ENDPOINTS = ("token", "user_account")
-FAULT_KINDS = ("error", "rate_limit", "latency", "garbage")
+FAULT_KINDS = ("error", "rate_limit", "latency", "garbage", "truncated")
 SCOPE = re.compile(r"^[a-z_]+:[a-z_]+$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,30}$")
 #: What the authorize page offers, so a person trying the demo can watch the schedule refresh.
@@ -128,9 +128,11 @@ class PinterestStandIn:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._state = _State()
+        self.in_flight = InFlight()
 
     def reset(self) -> None:
         """Forget everything: tokens, users, lifetimes, faults and the call log."""
+        self.in_flight.wait()
         with self._lock:
             self._state = _State()
 
@@ -296,7 +298,8 @@ class PinterestStandIn:
 
     def inject_fault(self, kind: str, endpoint: str = "", **options) -> Fault:
         """Make the next call(s) misbehave: `error` (HTTP `status`), `rate_limit` (429 with
-        `retry_after`), `latency` (sleep `delay` seconds, then answer) or `garbage`."""
+        `retry_after`), `latency` (sleep `delay` seconds, then answer), `garbage` (HTML) or
+        `truncated` (a body cut off before its Content-Length)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
         if endpoint and endpoint not in API_ENDPOINTS:
@@ -372,9 +375,10 @@ def _api(endpoint: str):
                 auth_scheme=request.headers.get("Authorization", "").partition(" ")[0],
                 grant_type=request.POST.get("grant_type", "") if request.method == "POST" else "",
             )
-            response = _fault_answer(standin.take_fault(endpoint)) or view(request)
-            call.status = response.status_code
-            standin.record(call)
+            with standin.in_flight.request():
+                response = _fault_answer(standin.take_fault(endpoint)) or view(request)
+                call.status = response.status_code
+                standin.record(call)
             return response
 
         return sandbox_only(csrf_exempt(wrapper))
@@ -395,6 +399,8 @@ def _fault_answer(fault: Fault | None) -> HttpResponse | None:
         return response
     if fault.kind == "garbage":
         return HttpResponse("<html><body>Pinterest is having a moment</body></html>")
+    if fault.kind == "truncated":
+        return truncated('{"access_token": "cut-short", "id": "cut-short"}', "application/json")
     return JsonResponse({"code": 0, "message": "Something went wrong."}, status=fault.status)
 
 

@@ -42,22 +42,48 @@ def chromium():
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
+#: The pages must work without JavaScript, so the browser runs with it switched off.
+DESKTOP = {"viewport": {"width": 1200, "height": 900}, "java_script_enabled": False}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "java_script_enabled": False,
+}
+
+
+def _tab(chromium, options: dict):
+    context = chromium.new_context(**options)
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    return context, tab
+
+
 @pytest.fixture
 def page(chromium):
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
+    """A desktop-sized browser tab."""
+    context, tab = _tab(chromium, DESKTOP)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def phone(chromium):
+    """A phone-sized browser tab, for the responsive layout."""
+    context, tab = _tab(chromium, PHONE)
+    yield tab
     context.close()
 
 
 @pytest.fixture
 def screenshot(page):
+    """`screenshot(name)` saves the whole page (or `of=` another tab) under the artifacts."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    def take(name: str) -> Path:
+    def take(name: str, of=None) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        (of or page).screenshot(path=str(path), full_page=True)
         return path
 
     return take

@@ -179,7 +179,7 @@ def test_the_schedule_enqueues_a_check_of_every_live_discogs_link(link, discogs,
 
     queued = []
     with app.connection_for_read() as connection:
-        queue = connection.SimpleQueue("celery")
+        queue = connection.SimpleQueue(django_settings.CONNECTAPP_PROVIDER_QUEUE)
         try:
             while True:
                 message = queue.get(timeout=2)

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from celery.exceptions import Retry
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -169,11 +170,11 @@ def test_the_refresh_task_retries_an_outage_until_pinterest_answers(pinterest, u
 
 @pytest.fixture
 def broker_queue(redis_url):
-    """The real Redis broker's default queue, emptied before and after."""
+    """The real Redis broker's provider queue, emptied before and after."""
     with app.connection_for_write() as broker:
-        broker.default_channel.queue_purge("celery")
+        broker.default_channel.queue_purge(django_settings.CONNECTAPP_PROVIDER_QUEUE)
         yield broker
-        broker.default_channel.queue_purge("celery")
+        broker.default_channel.queue_purge(django_settings.CONNECTAPP_PROVIDER_QUEUE)
 
 
 @pytest.mark.django_db
@@ -201,7 +202,8 @@ def test_a_retry_backs_off_exponentially_with_jitter_and_honours_retry_after(
         tasks.refresh_account.pop_request()
 
     assert lowest <= raised.value.when <= highest
-    assert broker_queue.default_channel.client.llen("celery") == 1
+    provider_queue = django_settings.CONNECTAPP_PROVIDER_QUEUE
+    assert broker_queue.default_channel.client.llen(provider_queue) == 1
     assert LinkedAccount.objects.get(pk=account.pk).status == Status.ACTIVE
 
 

@@ -1,4 +1,4 @@
-"""`manage.py connections list|refresh|verify|rotate-keys`. No secret is ever printed."""
+"""`manage.py connections list|refresh|verify|rotate-keys|stats`. No secret is ever printed."""
 
 import json
 from collections.abc import Callable
@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from connectapp.providers import registry
 from connectapp.providers.base import ProviderUnavailable
 
-from ... import selectors, services
+from ... import metrics, selectors, services
+from ...crypto import DecryptionError
 from ...models import LinkedAccount
 
 Status = LinkedAccount.Status
@@ -22,7 +23,8 @@ def _iso(value) -> str | None:
 def link_row(account: LinkedAccount) -> dict:
     return {
         "id": account.pk,
-        "user": account.user.get_username(),
+        # None for the site's own app-level (client credentials) connections.
+        "user": account.user.get_username() if account.user is not None else None,
         "provider": account.provider,
         "external_id": account.external_id,
         "username": account.username,
@@ -58,6 +60,12 @@ class Command(BaseCommand):
 
         sub.add_parser("rotate-keys", help="re-encrypt every stored secret under the first key")
 
+        stats = sub.add_parser("stats", help="the workers' outcomes, the refresh queue, the broker")
+        stats.add_argument(
+            "--prometheus", action="store_true", help="in Prometheus' text exposition format"
+        )
+        stats.add_argument("--reset", action="store_true", help="then start the counters anew")
+
     def handle(self, *args, action: str, **options) -> None:
         getattr(self, "handle_" + action.replace("-", "_"))(**options)
 
@@ -77,7 +85,7 @@ class Command(BaseCommand):
         for row in rows:
             name = row["username"] or row["external_id"]
             self.stdout.write(
-                f"{row['id']:>6}  {row['user'][:16]:<16} {row['provider'][:10]:<10} "
+                f"{row['id']:>6}  {(row['user'] or '(app)')[:16]:<16} {row['provider'][:10]:<10} "
                 f"{name[:20]:<20} {row['status']:<16} {row['expires_at'] or '-'}"
             )
         self.stdout.write(f"{len(rows)} link(s)")
@@ -102,8 +110,36 @@ class Command(BaseCommand):
         )
 
     def handle_rotate_keys(self, **_) -> None:
-        changed = services.rotate_keys()
+        try:
+            changed = services.rotate_keys()
+        except DecryptionError as problem:
+            raise CommandError(str(problem)) from None
         self.stdout.write(f"re-encrypted the secrets of {changed} link(s) under the first key")
+
+    def handle_stats(self, *, prometheus: bool, reset: bool, **_) -> None:
+        names = [p.name for p in registry.all_providers() if p.supports_refresh]
+        queue = selectors.refresh_queue(names, settings.CONNECTAPP_REFRESH_WINDOW)
+        outcomes = metrics.outcome_counts()
+        depths = metrics.queue_depths()
+        write = self.stdout.write
+        if prometheus:
+            for line in metrics.prometheus_lines(queue, outcomes, depths):
+                write(line)
+        else:
+            oldest = _iso(queue.oldest_queued_at) or "-"
+            write(f"refresh queue: {queue.queued} link(s) queued or retrying (oldest {oldest}),")
+            write(f"               {queue.due_unqueued} due and not yet queued")
+            write("broker: " + ", ".join(f"{name} {n} waiting" for name, n in depths.items()))
+            write(f"{'OPERATION':<10} {'PROVIDER':<12} {'OUTCOME':<18} {'COUNT':>8} {'MEAN MS':>9}")
+            for row in outcomes:
+                write(
+                    f"{row.operation:<10} {row.provider[:12]:<12} {row.outcome[:18]:<18} "
+                    f"{row.count:>8} {row.mean_seconds * 1000:>9.1f}"
+                )
+            if not outcomes:
+                write("(no refresh or verification counted yet)")
+        if reset:
+            metrics.reset()
 
     @staticmethod
     def _one_selection(**choices) -> None:

@@ -53,6 +53,9 @@ class Command(BaseCommand):
                         "connectapp",
                         "worker",
                         "--beat",
+                        # The sweeps' queue and the provider calls' queue, in one worker.
+                        "--queues",
+                        f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CONNECTAPP_PROVIDER_QUEUE}",
                         "--loglevel=INFO",
                         "--concurrency=2",
                     ]

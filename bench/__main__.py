@@ -1,0 +1,365 @@
+"""`python -m bench` (or `make bench`): the background side at scale, one command, one table.
+
+1. Sweep, by number of links N: N links in PostgreSQL (a tenth of them due), then the refresh
+   sweep: its time, its peak Python memory, its SQL statements, the time of the next sweep
+   (everything due is queued already) and the SQL statements of one refresh at that N.
+2. Refresh throughput, by worker concurrency: real Celery workers (prefork) refresh links
+   against the Pinterest stand-in over HTTP, which answers each token request after a fixed
+   latency. Refreshes per second, and what a refresh costs beyond the stand-in's latency.
+
+It runs in a database of its own (`<DATABASE_URL's name>_bench`, created and dropped) and on
+the Redis broker of `CELERY_BROKER_URL`; the stand-in is served from this process in a thread,
+so its latency is set directly, and the workers reach it by `PINTEREST_API_URL`.
+"""
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    numbers = lambda text: [int(part) for part in text.split(",") if part]  # noqa: E731
+    parser.add_argument(
+        "--sizes", type=numbers, default=[10_000, 100_000], help="N, e.g. 10000,100000"
+    )
+    parser.add_argument("--due", type=float, default=0.1, help="share of the N links due (0.1)")
+    parser.add_argument("--concurrency", type=numbers, default=[1, 4, 8], help="e.g. 1,4,8")
+    parser.add_argument("--refreshes", type=int, default=600, help="links refreshed per run")
+    parser.add_argument("--latency", type=float, default=0.05, help="stand-in latency, seconds")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
+    return parser.parse_args()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def bench_environment(port: int) -> dict[str, str]:
+    """The settings of this process and of the workers: production-like (DEBUG off), in a
+    database of their own, with the stand-ins on and served by this process."""
+    database = urlsplit(os.environ.get("DATABASE_URL", ""))
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if database.scheme not in ("postgres", "postgresql", "pgsql") or not broker.startswith("redis"):
+        sys.exit("bench needs DATABASE_URL=postgres://… and CELERY_BROKER_URL=redis://…")
+    from cryptography.fernet import Fernet
+
+    name = database.path.lstrip("/") or "connectapp"
+    return {
+        "DATABASE_URL": urlunsplit(database._replace(path=f"/{name}_bench")),
+        "CELERY_BROKER_URL": broker,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "CONNECTAPP_SANDBOX": "true",
+        "CONNECTAPP_SANDBOX_URL": f"http://127.0.0.1:{port}/sandbox",
+        "CONNECTAPP_RATE_LIMITS": "discogs=60/m",
+        "LOG_LEVEL": "WARNING",
+        "STATIC_ROOT": tempfile.mkdtemp(prefix="connectapp-bench-static-"),
+    }
+
+
+def recreate_database(url: str, *, drop_only: bool = False) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop_only:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def serve_in_thread(port: int):
+    """The app, stand-ins included, on a threaded WSGI server in this process."""
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+    from django.core.wsgi import get_wsgi_application
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    class Server(ThreadedWSGIServer):
+        request_queue_size = 128
+
+    server = Server(("127.0.0.1", port), QuietHandler, allow_reuse_address=True)
+    server.set_app(get_wsgi_application())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@contextmanager
+def counted_queries():
+    """Counts SQL statements without keeping them (so memory figures stay honest)."""
+    from django.db import connection
+
+    count = [0]
+
+    def counter(execute, sql, params, many, context):
+        count[0] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(counter):
+        yield count
+
+
+def reset_links() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE connections_connectionevent, connections_linkedaccount")
+
+
+def bench_user():
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    return user
+
+
+def insert_links(count: int, due: float) -> None:
+    """`count` Pinterest links in one INSERT … SELECT; every `1/due`-th one is due. Their
+    tokens are one encrypted placeholder (the sweep never reads them)."""
+    from django.db import connection
+
+    from connectapp.connections import crypto
+
+    placeholder = crypto.encrypt("bench-placeholder-token")
+    every = max(1, round(1 / due)) if due > 0 else count + 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO connections_linkedaccount
+              (user_id, provider, external_id, username, scopes, status, access_token,
+               token_secret, refresh_token, expires_at, refresh_expires_at, last_error,
+               created_at, updated_at)
+            SELECT %s, 'pinterest', 'bench-' || n, 'bench' || n, '[]', 'active', %s, '', %s,
+                   CASE WHEN n %% %s = 0 THEN now() + (n %% 48) * interval '1 hour'
+                        ELSE now() + interval '20 days' + (n %% 200) * interval '1 hour' END,
+                   now() + interval '300 days', '', now(), now()
+            FROM generate_series(1, %s) AS n
+            """,
+            [bench_user().pk, placeholder, placeholder, every, count],
+        )
+        cursor.execute("ANALYZE connections_linkedaccount")
+
+
+def give_real_tokens(ids: list[int]) -> None:
+    """Tokens the stand-in issued, so these links can really be refreshed."""
+    from connectapp.connections.models import LinkedAccount
+    from connectapp.sandbox.pinterest import standin
+
+    accounts = list(LinkedAccount.objects.filter(pk__in=ids))
+    for account in accounts:
+        answer = standin.issue_tokens(account.username)
+        account.access_token = answer["access_token"]
+        account.refresh_token = answer["refresh_token"]
+    LinkedAccount.objects.bulk_update(accounts, ["access_token", "refresh_token"], batch_size=500)
+
+
+def purge_queues() -> None:
+    from django.conf import settings
+
+    from connectapp.celery import app
+
+    with app.connection_for_write() as connection:
+        for name in (settings.CELERY_TASK_DEFAULT_QUEUE, settings.CONNECTAPP_PROVIDER_QUEUE):
+            connection.default_channel.queue_purge(name)
+
+
+def sweep_row(size: int, due: float) -> dict:
+    from connectapp.connections import services, tasks
+    from connectapp.connections.models import LinkedAccount
+
+    reset_links()
+    insert_links(size, due)
+    purge_queues()
+    started = time.perf_counter()
+    with counted_queries() as queries:
+        enqueued = tasks.refresh_due()
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    with counted_queries() as repeat_queries:
+        again = tasks.refresh_due()
+    repeat = time.perf_counter() - started
+    # Memory is measured on a second, identical sweep: tracemalloc slows everything down.
+    purge_queues()
+    LinkedAccount.objects.update(refresh_queued_at=None)
+    tracemalloc.start()
+    assert tasks.refresh_due() == enqueued
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    purge_queues()
+    sample = list(
+        LinkedAccount.objects.filter(refresh_queued_at__isnull=False).values_list("pk", flat=True)[
+            :5
+        ]
+    )
+    give_real_tokens(sample)
+    per_refresh = []
+    for account_id in sample:
+        with counted_queries() as refresh_queries:
+            assert services.refresh_queued(account_id) == "refreshed"
+        per_refresh.append(refresh_queries[0])
+    return {
+        "N links": f"{size:,}",
+        "due": f"{enqueued:,}",
+        "sweep s": f"{seconds:.2f}",
+        "peak MiB": f"{peak / 2**20:.1f}",
+        "sweep SQL": str(queries[0]),
+        "next sweep ms": f"{repeat * 1000:.1f} ({again} queued, {repeat_queries[0]} SQL)",
+        "SQL per refresh": "/".join(map(str, sorted(set(per_refresh)))),
+    }
+
+
+def start_worker(concurrency: int, environment: dict[str, str], log: Path) -> subprocess.Popen:
+    from django.conf import settings
+
+    from connectapp.celery import app
+
+    node = f"bench-{uuid.uuid4().hex[:6]}@{os.uname().nodename}"
+    command = [
+        sys.executable, "-m", "celery", "-A", "connectapp", "worker",
+        "--hostname", node, "--pool=prefork", f"--concurrency={concurrency}",
+        f"--queues={settings.CONNECTAPP_PROVIDER_QUEUE}", "--loglevel=WARNING",
+        "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    with log.open("ab") as output:
+        worker = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, **environment},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while not app.control.ping([node], timeout=0.5):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"the worker did not start; see {log}")
+    return worker
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
+def throughput_row(concurrency: int, count: int, latency: float, environment, log) -> dict:
+    from django.db.models import Max, Min
+
+    from connectapp.connections import metrics, tasks
+    from connectapp.connections.models import LinkedAccount
+
+    reset_links()
+    insert_links(count, due=1.0)
+    give_real_tokens(list(LinkedAccount.objects.values_list("pk", flat=True)))
+    purge_queues()
+    metrics.reset()
+    assert tasks.refresh_due() == count
+    worker = start_worker(concurrency, environment, log)
+    refreshed = LinkedAccount.objects.filter(last_refreshed_at__isnull=False)
+    deadline = time.monotonic() + 60 + count * (latency + 0.5) / concurrency
+    try:
+        while refreshed.count() < count:
+            if time.monotonic() > deadline:
+                sys.exit(f"refreshes did not finish in time; see {log}")
+            time.sleep(0.2)
+    finally:
+        stop_worker(worker)
+    span = refreshed.aggregate(first=Min("last_refreshed_at"), last=Max("last_refreshed_at"))
+    elapsed = (span["last"] - span["first"]).total_seconds()
+    rate = (count - 1) / elapsed
+    counted = {row.outcome: row for row in metrics.outcome_counts() if row.operation == "refresh"}
+    task_seconds = counted["refreshed"].mean_seconds
+    return {
+        "concurrency": str(concurrency),
+        "refreshes": str(counted["refreshed"].count),
+        "refreshes/s": f"{rate:.1f}",
+        "task ms": f"{task_seconds * 1000:.1f}",
+        "overhead ms": f"{(task_seconds - latency) * 1000:.1f}",
+        "wall per refresh ms": f"{concurrency / rate * 1000:.1f}",
+    }
+
+
+def table(rows: list[dict]) -> str:
+    columns = list(rows[0])
+    widths = [max(len(column), *(len(row[column]) for row in rows)) for column in columns]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
+    return "\n".join([line(columns), rule, *(line([row[c] for c in columns]) for row in rows)])
+
+
+def main() -> None:
+    args = parse_args()
+    port = free_port()
+    environment = bench_environment(port)
+    os.environ.update(environment)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connectapp.settings")
+    sys.path.insert(0, str(ROOT))
+    recreate_database(environment["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from connectapp.sandbox.pinterest import standin
+
+    call_command("migrate", interactive=False, verbosity=0)
+    server = serve_in_thread(port)
+    standin.inject_fault("latency", "token", delay=args.latency, times=10**12)
+    log = Path(tempfile.mkdtemp(prefix="connectapp-bench-")) / "workers.log"
+    print(f"bench database {urlsplit(environment['DATABASE_URL']).path[1:]}; worker log {log}")
+    try:
+        sweeps = []
+        for size in args.sizes:
+            print(f"sweep over {size:,} links …", flush=True)
+            sweeps.append(sweep_row(size, args.due))
+        runs = []
+        for concurrency in args.concurrency:
+            print(f"{args.refreshes} refreshes, concurrency {concurrency} …", flush=True)
+            runs.append(throughput_row(concurrency, args.refreshes, args.latency, environment, log))
+    finally:
+        server.shutdown()
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep_db:
+            recreate_database(environment["DATABASE_URL"], drop_only=True)
+    print(f"\nSweep ({args.due:.0%} of the links due, batches of 1,000):\n")
+    print(table(sweeps))
+    print(
+        f"\nRefreshes by real workers (prefork), Pinterest stand-in latency "
+        f"{args.latency * 1000:.0f} ms:\n"
+    )
+    print(table(runs))
+
+
+if __name__ == "__main__":
+    main()
