@@ -3,7 +3,9 @@
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import wraps
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -31,6 +33,77 @@ class InFlight:
     def wait(self, timeout: float = 30.0) -> None:
         with self._idle:
             self._idle.wait_for(lambda: self._count == 0, timeout)
+
+
+FAULT_KINDS = ("error", "rate_limit", "latency", "garbage", "truncated")
+
+
+@dataclass
+class Fault:
+    """The next `times` calls to `endpoint` (any API endpoint when empty) misbehave."""
+
+    kind: str
+    endpoint: str = ""
+    times: int = 1
+    status: int = 500
+    retry_after: int | None = None
+    delay: float = 0.0
+
+
+class StandIn:
+    """A stand-in's memory: its state (a dataclass with `faults` and `calls` lists), injected
+    faults and the call log. Every method takes the lock, so the threaded server is safe."""
+
+    #: The API endpoints faults can be aimed at.
+    api_endpoints: ClassVar[tuple[str, ...]] = ()
+    state_class: ClassVar[type]
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._state = self.state_class()
+        self.in_flight = InFlight()
+
+    def reset(self) -> None:
+        """Forget everything: tokens, users, settings, faults and the call log."""
+        self.in_flight.wait()
+        with self._lock:
+            self._state = self.state_class()
+
+    def inject_fault(self, kind: str, endpoint: str = "", **options: Any) -> Fault:
+        """Make the next call(s) misbehave: `error` (HTTP `status`), `rate_limit` (429 with
+        `retry_after`), `latency` (sleep `delay` seconds, then answer), `garbage` (HTML) or
+        `truncated` (a body cut off before its Content-Length)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}")
+        if endpoint and endpoint not in self.api_endpoints:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+        fault = Fault(kind=kind, endpoint=endpoint, **options)
+        with self._lock:
+            self._state.faults.append(fault)
+        return fault
+
+    def take_fault(self, endpoint: str) -> Fault | None:
+        with self._lock:
+            for fault in self._state.faults:
+                if fault.endpoint in ("", endpoint):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._state.faults.remove(fault)
+                    return fault
+            return None
+
+    def faults(self) -> list[Fault]:
+        with self._lock:
+            return list(self._state.faults)
+
+    def record(self, call: Any) -> None:
+        with self._lock:
+            self._state.calls.append(call)
+
+    def calls(self, endpoint: str | None = None) -> list[Any]:
+        """The API requests seen since the last reset, of one endpoint or of all."""
+        with self._lock:
+            return [call for call in self._state.calls if endpoint in (None, call.endpoint)]
 
 
 def truncated(body: str, content_type: str, status: int = 200) -> HttpResponse:

@@ -15,7 +15,6 @@ buttons and an outage form).
 
 import hmac
 import re
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from oauthlib.oauth1 import (
 from oauthlib.oauth1.rfc5849 import SIGNATURE_HMAC_SHA1, SIGNATURE_PLAINTEXT
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
-from .common import InFlight, sandbox_only, truncated
+from .common import FAULT_KINDS, Fault, StandIn, sandbox_only, truncated
 
 #: How long a request token may wait for the person to approve it.
 REQUEST_TOKEN_TTL = 15 * 60
@@ -48,7 +47,6 @@ NONCE_TTL = 2 * 600
 RATE_LIMIT = 60
 RATE_WINDOW = 60.0
 API_ENDPOINTS = ("request_token", "access_token", "identity")
-FAULT_KINDS = ("error", "rate_limit", "latency", "garbage", "truncated")
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
 
@@ -75,18 +73,6 @@ class AccessGrant:
 
 
 @dataclass
-class Fault:
-    """The next `times` calls to `endpoint` (any API endpoint when empty) misbehave."""
-
-    kind: str
-    endpoint: str = ""
-    times: int = 1
-    status: int = 500
-    retry_after: int | None = None
-    delay: float = 0.0
-
-
-@dataclass
 class Call:
     """One API request as the stand-in saw it (never its secrets)."""
 
@@ -109,20 +95,13 @@ class _State:
     recent: dict[str, deque] = field(default_factory=dict)
 
 
-class DiscogsStandIn:
-    """The stand-in's memory; every method takes the lock, so the threaded server is safe."""
+class DiscogsStandIn(StandIn):
+    api_endpoints = API_ENDPOINTS
+    state_class = _State
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
+        super().__init__()
         self._ids = count(1)
-        self._state = _State()
-        self.in_flight = InFlight()
-
-    def reset(self) -> None:
-        """Forget everything: tokens, users, faults and the call log."""
-        self.in_flight.wait()
-        with self._lock:
-            self._state = _State()
 
     # --- consumers ------------------------------------------------------------------------
 
@@ -229,34 +208,7 @@ class DiscogsStandIn:
             nonces[key] = now
             return True
 
-    # --- faults, rate limit and the call log ---------------------------------------------
-
-    def inject_fault(self, kind: str, endpoint: str = "", **options) -> Fault:
-        """Make the next call(s) misbehave: `error` (HTTP `status`), `rate_limit` (429 with
-        `retry_after`), `latency` (sleep `delay` seconds, then answer), `garbage` (HTML) or
-        `truncated` (a body cut off before its Content-Length)."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}")
-        if endpoint and endpoint not in API_ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}")
-        fault = Fault(kind=kind, endpoint=endpoint, **options)
-        with self._lock:
-            self._state.faults.append(fault)
-        return fault
-
-    def take_fault(self, endpoint: str) -> Fault | None:
-        with self._lock:
-            for fault in self._state.faults:
-                if fault.endpoint in ("", endpoint):
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._state.faults.remove(fault)
-                    return fault
-            return None
-
-    def faults(self) -> list[Fault]:
-        with self._lock:
-            return list(self._state.faults)
+    # --- the rate limit ------------------------------------------------------------------
 
     def count_request(self, client_key: str) -> tuple[int, bool]:
         """Count an authenticated request; answers (used in this window, allowed)."""
@@ -269,14 +221,6 @@ class DiscogsStandIn:
                 return len(recent), False
             recent.append(now)
             return len(recent), True
-
-    def record(self, call: Call) -> None:
-        with self._lock:
-            self._state.calls.append(call)
-
-    def calls(self, endpoint: str | None = None) -> list[Call]:
-        with self._lock:
-            return [call for call in self._state.calls if endpoint in (None, call.endpoint)]
 
 
 standin = DiscogsStandIn()

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,11 +31,10 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from .common import InFlight, sandbox_only, truncated
+from .common import Fault, StandIn, sandbox_only, truncated
 
 DAY = 24 * 60 * 60
 API_ENDPOINTS = ("token", "user_account")
-FAULT_KINDS = ("error", "rate_limit", "latency", "garbage", "truncated")
 SCOPE = re.compile(r"^[a-z_]+:[a-z_]+$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,30}$")
 #: What the authorize page offers, so a person trying the demo can watch the schedule refresh.
@@ -67,18 +65,6 @@ class Grant:
     expires: float
     access_lifetime: int
     code: str = ""
-
-
-@dataclass
-class Fault:
-    """The next `times` calls to `endpoint` (any API endpoint when empty) misbehave."""
-
-    kind: str
-    endpoint: str = ""
-    times: int = 1
-    status: int = 500
-    retry_after: int | None = None
-    delay: float = 0.0
 
 
 @dataclass
@@ -122,19 +108,9 @@ def pinterest_error(status: int, code: int, message: str) -> TokenError:
     return TokenError(status, {"code": code, "message": message})
 
 
-class PinterestStandIn:
-    """The stand-in's memory; every method takes the lock, so the threaded server is safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._state = _State()
-        self.in_flight = InFlight()
-
-    def reset(self) -> None:
-        """Forget everything: tokens, users, lifetimes, faults and the call log."""
-        self.in_flight.wait()
-        with self._lock:
-            self._state = _State()
+class PinterestStandIn(StandIn):
+    api_endpoints = API_ENDPOINTS
+    state_class = _State
 
     def set_lifetimes(self, *, access: int | None = None, refresh: int | None = None) -> None:
         """Token lifetimes in seconds for tokens issued from now on (tests make them short)."""
@@ -293,39 +269,6 @@ class PinterestStandIn:
         with self._lock:
             grant = self._state.refresh_tokens.get(refresh_token)
             return grant is not None and grant.expires > time.time()
-
-    # --- faults and the call log ---------------------------------------------------------
-
-    def inject_fault(self, kind: str, endpoint: str = "", **options) -> Fault:
-        """Make the next call(s) misbehave: `error` (HTTP `status`), `rate_limit` (429 with
-        `retry_after`), `latency` (sleep `delay` seconds, then answer), `garbage` (HTML) or
-        `truncated` (a body cut off before its Content-Length)."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}")
-        if endpoint and endpoint not in API_ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}")
-        fault = Fault(kind=kind, endpoint=endpoint, **options)
-        with self._lock:
-            self._state.faults.append(fault)
-        return fault
-
-    def take_fault(self, endpoint: str) -> Fault | None:
-        with self._lock:
-            for fault in self._state.faults:
-                if fault.endpoint in ("", endpoint):
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._state.faults.remove(fault)
-                    return fault
-            return None
-
-    def record(self, call: Call) -> None:
-        with self._lock:
-            self._state.calls.append(call)
-
-    def calls(self, endpoint: str | None = None) -> list[Call]:
-        with self._lock:
-            return [call for call in self._state.calls if endpoint in (None, call.endpoint)]
 
 
 standin = PinterestStandIn()
