@@ -20,7 +20,8 @@ from connectapp.connections import services, tasks
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.providers.base import AccessRevoked, ProviderUnavailable
 from connectapp.sandbox.pinterest import standin
-from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
+from tests.factories import DiscogsAccountFactory
+from tests.providers.pinterest_support import pinterest_link
 
 Status = LinkedAccount.Status
 THREADS = 8
@@ -39,20 +40,6 @@ def eager_tasks():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
-
-
-def pinterest_link(user, username: str = "pinner", expires_in=timedelta(minutes=-1), **fields):
-    """A link holding tokens the stand-in really issued; by default its access token expired."""
-    answer = standin.issue_tokens(username)
-    return LinkedAccountFactory(
-        user=user,
-        external_id=standin.user_id(username),
-        username=username,
-        access_token=answer["access_token"],
-        refresh_token=answer["refresh_token"],
-        expires_at=timezone.now() + expires_in,
-        **fields,
-    )
 
 
 def snapshot(account: LinkedAccount) -> dict:

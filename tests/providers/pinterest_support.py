@@ -1,8 +1,15 @@
-"""What the Pinterest tests share: answering on the stand-in's page the way a browser does."""
+"""What the Pinterest tests share: links holding the stand-in's real tokens, and answering on
+the stand-in's page the way a browser does."""
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from django.test import Client
+from django.utils import timezone
+
+from connectapp.connections.models import LinkedAccount
+from connectapp.sandbox.pinterest import standin
+from tests.factories import LinkedAccountFactory
 
 CONNECT_URL = "/connections/pinterest/connect/"
 CALLBACK = "http://testserver/connections/pinterest/callback/"
@@ -42,3 +49,19 @@ def path_of(url: str) -> str:
     """The callback as the test client requests it (it serves http://testserver)."""
     parts = urlsplit(url)
     return f"{parts.path}?{parts.query}"
+
+
+def pinterest_link(
+    user, username: str = "pinner", expires_in=timedelta(minutes=-1), **fields
+) -> LinkedAccount:
+    """A link holding tokens the stand-in really issued; by default its access token expired."""
+    answer = standin.issue_tokens(username)
+    return LinkedAccountFactory(
+        user=user,
+        external_id=standin.user_id(username),
+        username=username,
+        access_token=answer["access_token"],
+        refresh_token=answer["refresh_token"],
+        expires_at=timezone.now() + expires_in,
+        **fields,
+    )

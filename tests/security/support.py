@@ -1,14 +1,10 @@
 """What the attack and failure tests share: links holding real stand-in tokens, table snapshots."""
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.sandbox.discogs import standin as discogs_standin
-from connectapp.sandbox.pinterest import standin as pinterest_standin
 from tests.factories import LinkedAccountFactory
 
 
@@ -19,22 +15,6 @@ def tables() -> dict[str, list[dict]]:
         "events": list(ConnectionEvent.objects.order_by("pk").values()),
         "users": list(get_user_model().objects.order_by("pk").values()),
     }
-
-
-def pinterest_link(
-    user, username: str = "pinner", expires_in=timedelta(minutes=-1), **fields
-) -> LinkedAccount:
-    """A link holding tokens the Pinterest stand-in really issued; by default already expired."""
-    answer = pinterest_standin.issue_tokens(username)
-    return LinkedAccountFactory(
-        user=user,
-        external_id=pinterest_standin.user_id(username),
-        username=username,
-        access_token=answer["access_token"],
-        refresh_token=answer["refresh_token"],
-        expires_at=timezone.now() + expires_in,
-        **fields,
-    )
 
 
 def discogs_link(user, username: str = "crate-digger", **fields) -> LinkedAccount:

@@ -11,7 +11,8 @@ from connectapp.connections.models import LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
 from tests.conftest import PASSWORD
 from tests.providers import discogs_support, pinterest_support
-from tests.security.support import discogs_link, pinterest_link, tables
+from tests.providers.pinterest_support import pinterest_link
+from tests.security.support import discogs_link, tables
 from tests.test_settings import PRODUCTION, manage
 
 pytestmark = pytest.mark.django_db

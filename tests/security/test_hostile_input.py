@@ -16,7 +16,8 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 
 from tests.providers.discogs_support import query_of
-from tests.security.support import discogs_link, pinterest_link, tables
+from tests.providers.pinterest_support import pinterest_link
+from tests.security.support import discogs_link, tables
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,8 @@ from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
 from connectapp.providers.base import ProviderUnavailable
 from tests.providers import discogs_support, pinterest_support
-from tests.security.support import discogs_link, pinterest_link, tables
+from tests.providers.pinterest_support import pinterest_link
+from tests.security.support import discogs_link, tables
 
 pytestmark = pytest.mark.django_db
 

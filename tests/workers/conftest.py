@@ -13,19 +13,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
 from connectapp.celery import app
 from connectapp.connections import metrics, ratelimit
 from connectapp.connections.models import LinkedAccount
 from connectapp.sandbox.pinterest import standin
-from tests.factories import LinkedAccountFactory
 
 WORKER_START_TIMEOUT = 60
 QUEUES = (settings.CELERY_TASK_DEFAULT_QUEUE, settings.CONNECTAPP_PROVIDER_QUEUE)
@@ -148,20 +145,6 @@ def pinterest(sandbox):
     ratelimit.reset("pinterest")
     yield standin
     standin.reset()
-
-
-def pinterest_link(user, username: str = "pinner", expires_in=timedelta(minutes=-1), **fields):
-    """A link holding tokens the stand-in really issued; by default its access token expired."""
-    answer = standin.issue_tokens(username)
-    return LinkedAccountFactory(
-        user=user,
-        external_id=standin.user_id(username),
-        username=username,
-        access_token=answer["access_token"],
-        refresh_token=answer["refresh_token"],
-        expires_at=timezone.now() + expires_in,
-        **fields,
-    )
 
 
 def finished(operation: str) -> int:

@@ -22,8 +22,9 @@ from connectapp.connections.models import LinkedAccount
 from connectapp.providers.base import ProviderUnavailable
 from connectapp.sandbox.pinterest import standin
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
+from tests.providers.pinterest_support import pinterest_link
 
-from .conftest import pinterest_link, purge_queues, stored
+from .conftest import purge_queues, stored
 
 PROVIDER_QUEUE = django_settings.CONNECTAPP_PROVIDER_QUEUE
 
