@@ -6,19 +6,17 @@ functions. Locks are taken here, at the call site, with `select_for_update()` in
 """
 
 import hashlib
-import hmac
 import json
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 import requests
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -33,7 +31,7 @@ from connectapp.providers.base import (
     UnknownProvider,
 )
 
-from . import crypto, notifications
+from . import crypto, notifications, writeahead
 from .models import SECRET_FIELDS, ConnectionEvent, LinkedAccount
 
 logger = logging.getLogger(__name__)
@@ -253,7 +251,7 @@ def refresh(
     for the caller to retry later, with the link untouched.
 
     A rotated refresh token is written ahead to the cache before the row is saved, and saved
-    again when the database fails (see `_keep_rotated`): a database error at that moment
+    again when the database fails (see `writeahead`): a database error at that moment
     raises only when the new tokens could not be saved at all, and the next refresh of the
     link saves them from the cache instead of spending the dead refresh token.
     """
@@ -265,7 +263,7 @@ def refresh(
             if account is None:
                 return "gone"
             provider = registry.get(account.provider)
-            rescued = _rescued_tokens(account) if provider.supports_refresh else None
+            rescued = writeahead.rescued(account) if provider.supports_refresh else None
             if rescued is not None:
                 _save_refreshed(account, rescued, actor=actor, detail=RESCUED)
                 return "refreshed"
@@ -287,7 +285,7 @@ def refresh(
                 if tokens.refresh_token:
                     # The old refresh token is dead at the provider from now on.
                     rotated = tokens
-                    _keep_rotated(account.pk, previous, tokens)
+                    writeahead.keep(account.pk, previous, tokens)
                 _save_refreshed(account, tokens, actor=actor)
                 return "refreshed"
     except DatabaseError:
@@ -313,81 +311,13 @@ def _save_refreshed(
     account.save()
     record_event(account, Kind.REFRESHED, actor=actor, detail=detail)
     if tokens.refresh_token:
-        transaction.on_commit(partial(_forget_rotated, account.pk))
+        transaction.on_commit(partial(writeahead.forget, account.pk))
     logger.info("link %s: refreshed %s token", account.pk, account.provider)
 
 
-# A provider that rotates refresh tokens kills the old one when it answers a refresh, so from
-# that moment the new tokens exist only in this process's memory until the link's row is
-# committed. They are written ahead, encrypted, to the cache (Redis in production, shared by
-# every process), saved again at once if the database fails, and otherwise picked up by the
-# next refresh of the link, which looks there under the row lock before asking the provider.
-
-ROTATED_KEY = "connectapp:rotated-tokens:{}"
-ROTATED_TTL = timedelta(days=30)
 #: Pauses between the attempts to save rotated tokens after a database error.
 SAVE_RETRY_DELAYS = (0.05, 0.25, 1.0)
 RESCUED = "new tokens saved after a database error"
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _keep_rotated(account_id: int, previous_refresh_token: str, tokens: TokenSet) -> None:
-    """Write the new tokens ahead, encrypted, naming the refresh token they replace."""
-    kept = {
-        "replaces": _digest(previous_refresh_token),
-        "access_token": tokens.access_token,
-        "refresh_token": tokens.refresh_token,
-        "expires_at": tokens.expires_at.isoformat() if tokens.expires_at else None,
-        "refresh_expires_at": (
-            tokens.refresh_expires_at.isoformat() if tokens.refresh_expires_at else None
-        ),
-        "scopes": list(tokens.scopes),
-    }
-    try:
-        cache.set(
-            ROTATED_KEY.format(account_id),
-            crypto.encrypt(json.dumps(kept)),
-            ROTATED_TTL.total_seconds(),
-        )
-    except Exception:  # noqa: BLE001 - the database write follows; this is its safety net
-        logger.warning("link %s: could not write the rotated tokens ahead to the cache", account_id)
-
-
-def _rescued_tokens(account: LinkedAccount) -> TokenSet | None:
-    """Tokens a refresh of this link obtained but never saved, while its row still holds the
-    refresh token they replaced (a reconnect or disconnect since makes them moot)."""
-    if account.status not in (Status.ACTIVE, Status.NEEDS_RECONNECT) or not account.refresh_token:
-        return None
-    try:
-        kept = cache.get(ROTATED_KEY.format(account.pk))
-        if not kept:
-            return None
-        kept = json.loads(crypto.decrypt(kept))
-    except Exception:  # noqa: BLE001 - an unreadable entry is no entry
-        logger.warning("link %s: could not read rotated tokens from the cache", account.pk)
-        return None
-    if not hmac.compare_digest(kept["replaces"], _digest(account.refresh_token)):
-        return None
-    moment = datetime.fromisoformat
-    return TokenSet(
-        access_token=kept["access_token"],
-        refresh_token=kept["refresh_token"],
-        expires_at=moment(kept["expires_at"]) if kept["expires_at"] else None,
-        refresh_expires_at=(
-            moment(kept["refresh_expires_at"]) if kept["refresh_expires_at"] else None
-        ),
-        scopes=tuple(kept["scopes"]),
-    )
-
-
-def _forget_rotated(account_id: int) -> None:
-    try:
-        cache.delete(ROTATED_KEY.format(account_id))
-    except Exception:  # noqa: BLE001 - a stale entry is ignored: it names a dead refresh token
-        logger.warning("link %s: could not delete rotated tokens from the cache", account_id)
 
 
 def _save_after_database_error(
