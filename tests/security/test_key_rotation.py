@@ -78,6 +78,12 @@ def test_a_missing_key_is_named_by_every_entry_point(discogs, user, settings):
     with pytest.raises(CommandError, match=f"link {link.pk}: .*TOKEN_ENCRYPTION_KEYS") as caught:
         call_command("connections", "rotate-keys", stdout=io.StringIO())
     assert link.access_token not in str(caught.value)
+    for action in ("verify", "refresh"):
+        out = io.StringIO()
+        call_command("connections", action, str(link.pk), stdout=out)
+        assert out.getvalue().startswith(f"link {link.pk}: not attempted: A stored secret cannot")
+        assert "TOKEN_ENCRYPTION_KEYS" in out.getvalue()
+        assert link.access_token not in out.getvalue()
     assert discogs.calls() == []
 
 

@@ -164,10 +164,13 @@ class Command(BaseCommand):
         return list(links.order_by("pk").values_list("pk", flat=True))
 
     def _report(self, account_ids: list[int], operation: Callable[[int], str]) -> None:
-        """One line per link; an outage is reported, not raised: the exit code is for arguments."""
+        """One line per link; a link's problem is reported, not raised: the exit code is for
+        arguments."""
         for account_id in account_ids:
             try:
                 outcome = operation(account_id)
             except ProviderUnavailable as outage:
                 outcome = f"provider unavailable ({outage}); try again later"
+            except DecryptionError as problem:
+                outcome = f"not attempted: {problem}"
             self.stdout.write(f"link {account_id}: {outcome}")
