@@ -202,6 +202,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Workers log through `LOGGING` below, so its secret-redacting filter applies to them too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Tasks that call a provider have a queue of their own: a slow provider fills that queue, and
 # the sweeps (and anything else on the default queue) keep running. Run workers for each with
 # `-Q celery` and `-Q providers`, or one worker with `-Q celery,providers` (the demo).

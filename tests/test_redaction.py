@@ -1,6 +1,9 @@
 """The log filter scrubs what libraries and the development server write."""
 
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -39,3 +42,22 @@ def test_the_filter_rewrites_records_with_arguments():
     assert RedactSecretsFilter().filter(record) is True
     assert "leak" not in record.getMessage()
     assert "302" in record.getMessage()
+
+
+def test_a_celery_worker_keeps_the_filter_on_its_log_lines():
+    """A worker sets up its logging after Django's; the filter must survive that."""
+    worker = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import logging, django; django.setup(); from connectapp.celery import app; "
+            "app.log.setup(loglevel='INFO'); "
+            "logging.getLogger('urllib3').warning('GET /cb?code=worker-code-1&state=s')",
+        ],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "connectapp.settings", "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "GET /cb?code=[redacted]" in worker.stderr
+    assert "worker-code-1" not in worker.stderr

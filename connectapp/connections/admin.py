@@ -415,7 +415,8 @@ class LinkedAccountAdmin(admin.ModelAdmin):
         self._each(request, queryset, "Verify", _verify_one)
 
     @admin.action(
-        description="Disconnect (revoke here and at the provider)", permissions=["disconnect"]
+        description="Disconnect (forget here, revoke at the provider where it can)",
+        permissions=["disconnect"],
     )
     def disconnect_links(
         self, request: HttpRequest, queryset: QuerySet[LinkedAccount]

@@ -24,6 +24,7 @@ from connectapp.providers import registry
 from connectapp.providers.base import (
     AccessRevoked,
     FlowError,
+    Identity,
     Provider,
     ProviderError,
     ProviderUnavailable,
@@ -69,6 +70,11 @@ def record_event(
     return ConnectionEvent.objects.create(
         account=account, kind=kind, outcome=outcome, detail=detail[:2000], actor=actor
     )
+
+
+def _username(identity: Identity) -> str:
+    """The account's name as stored: a provider may answer one longer than the column."""
+    return identity.username[: LinkedAccount._meta.get_field("username").max_length]
 
 
 def tokens_of(account: LinkedAccount) -> TokenSet:
@@ -190,7 +196,7 @@ def complete_connect(
                 account = LinkedAccount(
                     user=user, provider=provider.name, external_id=identity.external_id
                 )
-            account.username = identity.username
+            account.username = _username(identity)
             account.refresh_token = ""
             account.refresh_expires_at = None
             _store_tokens(account, tokens)
@@ -441,15 +447,16 @@ def verify(account_id: int, *, actor: str = "worker") -> str:
             account = LinkedAccount.objects.select_for_update().get(pk=account_id)
             # Only the credentials we asked about were refused; a refresh may have replaced them.
             if account.status != Status.REVOKED and account.access_token == tokens.access_token:
-                _mark_needs_reconnect(account, str(refusal), actor=actor)
+                if account.status != Status.NEEDS_RECONNECT:  # its owner was told already
+                    _mark_needs_reconnect(account, str(refusal), actor=actor)
                 return "needs_reconnect"
         return "skipped"
     with transaction.atomic():
         account = LinkedAccount.objects.select_for_update().get(pk=account_id)
         if account.status == Status.REVOKED:
             return "skipped"
-        changed = account.username != identity.username
-        account.username = identity.username
+        changed = account.username != _username(identity)
+        account.username = _username(identity)
         account.last_verified_at = timezone.now()
         account.save(update_fields=["username", "last_verified_at", "updated_at"])
         if changed or actor != "worker":
@@ -475,8 +482,13 @@ def disconnect(account_id: int, *, actor: str) -> bool:
         account.status = Status.REVOKED
         account.save()
         record_event(account, Kind.DISCONNECTED, actor=actor)
+    # Only after the local disconnect is saved, and no failure of it gets past here.
     try:
         registry.get(account.provider).revoke(tokens)
+    except ProviderError as failure:  # its message is safe to log: it never holds a secret
+        logger.warning(
+            "link %s: revocation at %s failed: %s", account.pk, account.provider, failure
+        )
     except Exception:  # noqa: BLE001 - revocation at the provider is a courtesy
         logger.warning("link %s: revocation at %s failed", account.pk, account.provider)
     return True
@@ -525,7 +537,9 @@ def authorized_session(account: LinkedAccount | str) -> requests.Session:
     provider = registry.get(account.provider)
     if provider.supports_refresh:
         get_access_token(account)
-    elif account.status != Status.ACTIVE:
+    else:
+        account.refresh_from_db()  # a disconnect since the caller read it forgot the tokens
+    if account.status != Status.ACTIVE:
         raise AccessRevoked(f"{account} is {account.get_status_display().lower()}")
     return provider.session(tokens_of(account))
 

@@ -51,6 +51,7 @@ def _my_turn(task, provider: str) -> bool:
         args=task.request.args,
         kwargs=task.request.kwargs,
         countdown=wait * random.uniform(1.0, 1.1),
+        retries=task.request.retries,
     )
     return False
 

@@ -102,6 +102,11 @@ class Provider(ABC):
     def configured(self) -> bool:
         """True when the app credentials are set."""
 
+    @property
+    def offers_revocation(self) -> bool:
+        """Whether `revoke` ends the tokens at the provider; if not, people remove the app there."""
+        return False
+
     def scopes(self) -> list[str]:
         return []
 
@@ -138,7 +143,10 @@ class Provider(ABC):
         raise NotImplementedError(f"{self.display_name} tokens do not expire")
 
     def revoke(self, tokens: TokenSet) -> None:
-        """Revoke the tokens at the provider, where it offers that. Best effort."""
+        """Revoke the tokens at the provider, where it offers that (`offers_revocation`).
+
+        Best effort: the caller has already forgotten the tokens and only logs a failure.
+        """
 
     @abstractmethod
     def session(self, tokens: TokenSet) -> requests.Session:

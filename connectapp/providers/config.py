@@ -35,10 +35,12 @@ FIELDS = frozenset(
         "authorize_url",
         "token_url",
         "userinfo_url",
+        "revocation_url",
         "id_path",
         "username_path",
         "scopes",
         "scope_separator",
+        "scope_words",
         "client_id",
         "client_id_env",
         "client_secret",
@@ -67,7 +69,14 @@ PROTOCOL_PARAMETERS = frozenset(
     }
 )
 #: Fields that only a user's connection (the authorization code grant) uses.
-USER_FLOW_FIELDS = ("authorize_url", "userinfo_url", "id_path", "username_path", "pkce")
+USER_FLOW_FIELDS = (
+    "authorize_url",
+    "userinfo_url",
+    "id_path",
+    "username_path",
+    "pkce",
+    "scope_words",
+)
 
 
 class _Problems:
@@ -157,6 +166,7 @@ def _provider(
         "display_name": display_name or name,
         "description": read("description", _text, ""),
         "token_url": read("token_url", _url, ""),
+        "revocation_url": read("revocation_url", _url, ""),
         "default_scopes": tuple(read("scopes", _strings, [])),
         "scope_separator": read("scope_separator", _separator, " "),
         "token_endpoint_auth_method": read(
@@ -188,6 +198,7 @@ def _provider(
         authorize_url=read("authorize_url", _url, ""),
         userinfo_url=read("userinfo_url", _url, ""),
         use_pkce=read("pkce", _boolean, True),
+        scope_words=dict(read("scope_words", _words, {})),
         authorize_params=dict(read("authorize_params", _parameters, {})),
     )
     for field, attribute in (("id_path", "id_fields"), ("username_path", "username_fields")):
@@ -265,6 +276,18 @@ def _parameters(value: Any) -> str:
     if taken:
         return f"must not set {', '.join(taken)}: the protocol sets those"
     return ""
+
+
+def _words(value: Any) -> str:
+    if (
+        isinstance(value, dict)
+        and value
+        and all(
+            scope and isinstance(words, str) and words.strip() for scope, words in value.items()
+        )
+    ):
+        return ""
+    return 'must be a table of scope = plain words (like boards = "See your boards")'
 
 
 def _json_paths(value: Any) -> str:

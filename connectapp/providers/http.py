@@ -8,6 +8,7 @@ to the provider module, which knows what the provider's own "no" looks like.
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -16,18 +17,23 @@ from django.utils import timezone
 
 from .base import ProviderUnavailable
 
+#: A longer `Retry-After` is a provider's mistake; we come back after this many seconds.
+MAX_RETRY_AFTER = 24 * 60 * 60.0
+
 
 def retry_after_seconds(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - timezone.now()).total_seconds())
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # HTTP dates are in GMT (RFC 9110 §5.6.7)
+    return min(max(0.0, (when - timezone.now()).total_seconds()), MAX_RETRY_AFTER)
 
 
 def error_message(response: requests.Response) -> str:

@@ -29,6 +29,7 @@ from .base import (
     FlowError,
     Identity,
     Provider,
+    ProviderError,
     ProviderUnavailable,
     TokenSet,
 )
@@ -88,6 +89,21 @@ def _printable(value: str, limit: int = 80) -> str:
     return re.sub(r"[^\w .:-]", "", value)[:limit]
 
 
+def _revocation_error(response: requests.Response) -> str:
+    """The HTTP status, and the RFC 7009 error code when the answer has a well-formed one.
+
+    Only the code: a description is free text a server may fill with the token it refused.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str) and re.fullmatch(r"[a-z_]{1,64}", error):
+        return f"HTTP {response.status_code}: {error}"
+    return f"HTTP {response.status_code}"
+
+
 class OAuth2Provider(Provider):
     """The authorization code grant, with refresh tokens that may rotate."""
 
@@ -97,6 +113,8 @@ class OAuth2Provider(Provider):
     token_url: str = ""
     #: Where `identity` asks who the token belongs to (Bearer).
     userinfo_url: str = ""
+    #: The RFC 7009 revocation endpoint; empty when the provider offers none.
+    revocation_url: str = ""
     client_id: str = ""
     client_secret: str = ""
     #: What `scopes()` asks for unless a subclass reads it from elsewhere.
@@ -130,6 +148,10 @@ class OAuth2Provider(Provider):
     @property
     def configured(self) -> bool:
         return bool(self.client_id and self.client_secret and self.authorize_url and self.token_url)
+
+    @property
+    def offers_revocation(self) -> bool:
+        return bool(self.revocation_url)
 
     def scopes(self) -> list[str]:
         return list(self.default_scopes)
@@ -190,6 +212,32 @@ class OAuth2Provider(Provider):
             )
         return self._token_set(token, previous=tokens)
 
+    def revoke(self, tokens: TokenSet) -> None:
+        """Revoke the link's grant at the provider (RFC 7009), when it has a revocation URL.
+
+        The refresh token is the one revoked when there is one: revoking it ends the grant,
+        and a server that can revoke access tokens then revokes those issued with it too
+        (RFC 7009 §2.1). `ProviderUnavailable` when the server could not answer, and
+        `ProviderError` when it refused; the message names the provider and the HTTP status or
+        RFC error code, never a token.
+        """
+        if not self.revocation_url:
+            return
+        if tokens.refresh_token:
+            token, hint = tokens.refresh_token, "refresh_token"
+        else:
+            token, hint = tokens.access_token, "access_token"
+        if not token:
+            return
+        with self._client() as client, http.transport_errors(self.display_name):
+            response = client.revoke_token(self.revocation_url, token=token, token_type_hint=hint)
+        http.raise_for_outage(response, self.display_name)
+        if response.status_code != 200:
+            raise ProviderError(
+                f"{self.display_name} did not revoke the {hint.replace('_', ' ')} "
+                f"({_revocation_error(response)})"
+            )
+
     def identity(self, tokens: TokenSet) -> Identity:
         with self.session(tokens) as session, http.transport_errors(self.display_name):
             response = session.get(self.userinfo_url, headers={"Accept": "application/json"})
@@ -225,6 +273,7 @@ class OAuth2Provider(Provider):
             client_id=self.client_id,
             client_secret=self.client_secret,
             token_endpoint_auth_method=self.token_endpoint_auth_method,
+            revocation_endpoint_auth_method=self.token_endpoint_auth_method,
             code_challenge_method="S256" if self.use_pkce else None,
             default_timeout=settings.CONNECTAPP_HTTP_TIMEOUT,
             **options,

@@ -133,6 +133,7 @@ def test_disconnecting_asks_for_confirmation_first(page, base_url, standins, use
 
     account(page, "crate-digger").get_by_role("link", name="Disconnect…").click()
     assert page.get_by_role("heading", name="Disconnect Discogs?").is_visible()
+    assert page.get_by_text("remove this site from the authorized apps in your").is_visible()
     screenshot("disconnect-confirm")
     page.get_by_role("link", name="Cancel").click()
     page.wait_for_url(f"{base_url}/connections/")

@@ -64,3 +64,17 @@ def test_list_as_a_table_counts_links():
 def test_bad_arguments_are_refused(args):
     with pytest.raises(CommandError):
         run(*args)
+
+
+@pytest.mark.parametrize("action", ["refresh", "verify"])
+def test_a_link_of_a_provider_no_longer_configured_is_reported_on_its_line(action):
+    """A provider removed from CONNECTAPP_PROVIDERS_FILE leaves its links behind."""
+    gone = LinkedAccountFactory(provider="retired-provider")
+    disconnected = LinkedAccountFactory(status=LinkedAccount.Status.REVOKED)
+
+    lines = run(action, str(gone.pk), str(disconnected.pk)).splitlines()
+
+    assert lines == [
+        f"link {gone.pk}: not attempted: no provider named retired-provider is configured",
+        f"link {disconnected.pk}: skipped",
+    ]

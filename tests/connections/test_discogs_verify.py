@@ -12,6 +12,7 @@ from io import StringIO
 import pytest
 from celery.exceptions import Retry
 from django.conf import settings as django_settings
+from django.core import mail
 from django.core.management import call_command
 
 from connectapp.celery import app
@@ -73,6 +74,17 @@ def test_verifying_records_the_check_and_a_changed_username(link, discogs):
     assert (event.kind, event.outcome, event.actor) == (Kind.VERIFIED, Outcome.OK, "worker")
 
 
+def test_a_username_longer_than_the_column_is_kept_shortened(link, discogs):
+    discogs.rename_user("crate-digger", "d" * 300)
+
+    assert services.verify(link.pk) == "verified"
+    assert services.verify(link.pk) == "verified"
+
+    link.refresh_from_db()
+    assert link.username == "d" * LinkedAccount._meta.get_field("username").max_length
+    assert link.events.count() == 1  # the second check found nothing changed
+
+
 def test_a_routine_check_by_the_worker_adds_no_event(link):
     assert services.verify(link.pk) == "verified"
     assert not link.events.exists()
@@ -95,6 +107,19 @@ def test_revoked_credentials_ask_the_user_to_reconnect(link, discogs, signed_in)
     page = signed_in.get("/connections/").content.decode()
     assert "Needs reconnect" in page
     assert "Discogs no longer accepts this connection. Reconnect to keep it working." in page
+
+
+def test_checking_a_link_already_waiting_for_a_reconnect_adds_no_event_and_no_mail(link, discogs):
+    discogs.revoke(token=link.access_token)
+    assert services.verify(link.pk) == "needs_reconnect"
+    assert len(mail.outbox) == 1
+
+    # The verify schedule checks every live link, those waiting for a reconnect too.
+    assert services.verify(link.pk) == "needs_reconnect"
+    assert services.verify(link.pk, actor="admin:root") == "needs_reconnect"
+
+    assert list(link.events.values_list("kind", flat=True)) == [Kind.NEEDS_RECONNECT]
+    assert len(mail.outbox) == 1
 
 
 @pytest.mark.parametrize("outage", OUTAGES.values(), ids=OUTAGES.keys())
@@ -268,6 +293,15 @@ def test_site_code_gets_a_signed_session_for_a_link(link, discogs, settings):
     assert response.status_code == 200
     assert response.json()["username"] == "crate-digger"
     assert discogs.calls("identity")[-1].user_agent == settings.CONNECTAPP_USER_AGENT
+
+
+def test_site_code_holding_a_link_from_before_its_disconnect_gets_no_session(link, discogs):
+    held = LinkedAccount.objects.get(pk=link.pk)
+    assert services.disconnect(link.pk, actor="user:alice")
+
+    with pytest.raises(AccessRevoked):
+        services.authorized_session(held)
+    assert not discogs.calls("identity")
 
 
 def test_site_code_gets_no_session_for_a_link_that_needs_reconnecting(link, discogs):

@@ -40,6 +40,17 @@ def hidden_inputs(page: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class AuthorizationServer:
     url: str
+    request_log: Path
+
+    def requests_to(self, path: str) -> list[str]:
+        """The Authorization scheme (`Basic`, `Bearer`, or `-` for none) of each request the
+        server has received for `path` (`/o/revoke_token/`), oldest first."""
+        schemes = []
+        for line in self.request_log.read_text().splitlines():
+            received, scheme = line.split(" ", 1)[1].rsplit(" ", 1)
+            if received == path:
+                schemes.append(scheme)
+        return schemes
 
     def decide(self, authorize_url: str, username: str, *, allow: bool = True) -> str:
         """Sign in at the server, approve or cancel; answers the redirect back to our callback."""
@@ -69,7 +80,13 @@ def running(users: list[str], applications: list[dict[str, Any]]) -> Iterator[Au
     """django-oauth-toolkit in a separate process on a port it picks, stopped on the way out."""
     spec = {"users": dict.fromkeys(users, PASSWORD), "applications": applications}
     with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "OAUTH_SERVER_DATABASE": str(Path(folder) / "server.sqlite3")}
+        request_log = Path(folder) / "requests.log"
+        request_log.touch()
+        env = {
+            **os.environ,
+            "OAUTH_SERVER_DATABASE": str(Path(folder) / "server.sqlite3"),
+            "OAUTH_SERVER_REQUEST_LOG": str(request_log),
+        }
         with open(Path(folder) / "server.log", "w+") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "tests.oauth_server.serve"],
@@ -89,7 +106,7 @@ def running(users: list[str], applications: list[dict[str, Any]]) -> Iterator[Au
                     log.seek(0)
                     raise RuntimeError(f"the authorization server did not start:\n{log.read()}")
                 port = json.loads(first_line)["port"]
-                yield AuthorizationServer(url=f"http://127.0.0.1:{port}")
+                yield AuthorizationServer(url=f"http://127.0.0.1:{port}", request_log=request_log)
             finally:
                 process.terminate()
                 try:

@@ -1,12 +1,18 @@
 """Run the test authorization server: `python -m tests.oauth_server.serve < spec.json`.
 
 The spec (JSON on stdin) names the users and OAuth applications to create. The server binds a
-free port itself and prints `{"port": …}` on its first line of output once it answers.
+free port itself and prints `{"port": …}` on its first line of output once it answers. The
+method, the path and the scheme of the Authorization header (never the query, the body or the
+credentials: they carry codes and tokens) of every request are appended to the file named by
+`OAUTH_SERVER_REQUEST_LOG` before it is handled, so a test that got its answer can read that
+the request was made, and how the client authenticated.
 """
 
 import json
 import os
 import sys
+import threading
+from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -18,6 +24,19 @@ class ThreadingServer(ThreadingMixIn, WSGIServer):
 class QuietHandler(WSGIRequestHandler):
     def log_message(self, format, *args):
         """Request lines carry codes and states: keep them out of the test output."""
+
+
+def recording(app: Callable, path: str) -> Callable:
+    """The WSGI app, writing down each request's method, path and auth scheme first."""
+    lock = threading.Lock()
+
+    def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        scheme = environ.get("HTTP_AUTHORIZATION", "").split(" ", 1)[0] or "-"
+        with lock, open(path, "a") as log:
+            log.write(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')} {scheme}\n")
+        return app(environ, start_response)
+
+    return application
 
 
 def main() -> None:
@@ -41,7 +60,7 @@ def main() -> None:
     server = make_server(
         "127.0.0.1",
         0,
-        get_wsgi_application(),
+        recording(get_wsgi_application(), os.environ["OAUTH_SERVER_REQUEST_LOG"]),
         server_class=ThreadingServer,
         handler_class=QuietHandler,
     )

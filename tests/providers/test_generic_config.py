@@ -51,6 +51,8 @@ def test_a_minimal_per_user_provider_gets_the_oauth2_defaults(tmp_path):
     assert provider.token_endpoint_auth_method == "client_secret_basic"
     assert provider.scope_separator == " "
     assert provider.id_fields == ("sub", "id")
+    assert provider.revocation_url == "" and not provider.offers_revocation
+    assert provider.scope_words == {}
 
 
 def test_every_field_of_the_per_user_example_is_used(monkeypatch):
@@ -65,6 +67,12 @@ def test_every_field_of_the_per_user_example_is_used(monkeypatch):
     assert provider.id_fields == ("data.id",)
     assert provider.username_fields == ("data.username", "data.email")
     assert provider.authorize_params == {"prompt": "consent"}
+    assert provider.revocation_url == "https://id.example.com/oauth2/revoke"
+    assert provider.offers_revocation
+    assert provider.permissions() == [
+        "See your Example ID profile",
+        "Keep this site connected while you are away",
+    ]
     authorization = provider.begin("https://site.test/connections/example-id/callback/")
     assert "prompt=consent" in authorization.url
     assert "scope=profile+offline_access" in authorization.url
@@ -132,6 +140,31 @@ def test_credentials_from_unset_environment_variables_leave_it_not_configured(
         (('userinfo_url = "https://api.acme.test/me"', ""), "userinfo_url", "whose account"),
         (("https://id.acme.test/token", "ftp://id.acme.test/token"), "token_url", "http(s) URL"),
         (
+            ('display_name = "Acme"', 'display_name = "Acme"\nrevocation_url = "/revoke"'),
+            "revocation_url",
+            "must be an absolute http(s) URL",
+        ),
+        (
+            ('display_name = "Acme"', 'display_name = "Acme"\nrevocation_url = 1'),
+            "revocation_url",
+            "must be a URL string",
+        ),
+        (
+            ('display_name = "Acme"', 'display_name = "Acme"\nscope_words = ["a"]'),
+            "scope_words",
+            "must be a table of scope = plain words",
+        ),
+        (
+            ('display_name = "Acme"', 'display_name = "Acme"\nscope_words = { read = "" }'),
+            "scope_words",
+            "must be a table of scope = plain words",
+        ),
+        (
+            ('display_name = "Acme"', 'display_name = "Acme"\nscope_words = { read = 1 }'),
+            "scope_words",
+            "must be a table of scope = plain words",
+        ),
+        (
             ('display_name = "Acme"', 'display_name = "Acme"\ngrant = "x"'),
             "grant",
             "is not a known field",
@@ -191,6 +224,23 @@ def test_user_flow_fields_are_refused_for_client_credentials(tmp_path):
     assert "userinfo_url: applies only to grant_type = 'authorization_code'" in message
 
 
+def test_an_app_level_provider_may_revoke_but_has_no_scope_words(tmp_path):
+    app_level = """
+[providers.acme-app]
+display_name = "Acme API"
+grant_type = "client_credentials"
+token_url = "https://id.acme.test/token"
+revocation_url = "https://id.acme.test/revoke"
+client_id = "acme-client"
+client_secret = "acme-secret"
+"""
+    (provider,) = config.load(write(tmp_path, app_level))
+    assert provider.offers_revocation
+
+    message = problems_of(tmp_path, app_level + 'scope_words = { api = "Call the API" }\n')
+    assert "scope_words: applies only to grant_type = 'authorization_code'" in message
+
+
 def test_every_problem_is_reported_at_once_and_no_secret_is_echoed(tmp_path):
     text = f"""
 [providers.one]
@@ -232,6 +282,35 @@ def test_a_file_that_is_not_a_providers_file_says_so(tmp_path, text, problem):
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(ImproperlyConfigured, match=r"nowhere\.toml does not exist"):
         config.load(tmp_path / "nowhere.toml")
+
+
+def test_configured_scope_words_are_shown_on_the_connections_page(tmp_path, settings, signed_in):
+    settings.CONNECTAPP_PROVIDERS_FILE = str(
+        write(
+            tmp_path,
+            PER_USER
+            + """scopes = ["openid", "recipes:read", "recipes:write", "pantry"]
+
+[providers.acme.scope_words]
+openid = "Know which Acme cook you are"
+"recipes:read" = "See your saved recipes"
+"recipes:write" = "Save & change your recipes"
+""",
+        )
+    )
+
+    page = signed_in.get("/connections/").content.decode()
+
+    assert registry.get("acme").permissions() == [
+        "Know which Acme cook you are",
+        "See your saved recipes",
+        "Save & change your recipes",
+        "pantry",
+    ]
+    assert "Know which Acme cook you are" in page
+    assert "See your saved recipes" in page
+    assert "Save &amp; change your recipes" in page
+    assert "Confirm who you are" not in page
 
 
 def test_the_registry_serves_configured_providers_by_name(tmp_path, settings):

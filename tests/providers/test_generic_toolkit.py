@@ -1,12 +1,14 @@
 """Providers from configuration against a real OAuth 2.0 server that is not ours.
 
 django-oauth-toolkit runs in its own process (`tests/oauth_server`), requires PKCE, rotates
-refresh tokens and revokes the old ones, and accepts both client authentication methods. The
-providers are described only in a TOML file, so a passing test here means the configuration
-alone is enough to talk to a standard server.
+refresh tokens and revokes the old ones, accepts both client authentication methods and
+revokes tokens (RFC 7009). The providers are described only in a TOML file, so a passing test
+here means the configuration alone is enough to talk to a standard server.
 """
 
 import json
+import logging
+import socket
 import threading
 from datetime import timedelta
 
@@ -19,13 +21,28 @@ from django.utils import timezone
 from connectapp.connections import selectors, services
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.providers import registry
-from connectapp.providers.base import AccessRevoked, FlowError, ProviderUnavailable, TokenSet
+from connectapp.providers.base import (
+    AccessRevoked,
+    FlowError,
+    ProviderError,
+    ProviderUnavailable,
+    TokenSet,
+)
+from connectapp.providers.oauth2 import OAuth2Provider
 from tests.oauth_server import harness
 from tests.providers.pinterest_support import path_of, query_of
 
 WEB_SECRET = "web-secret-known-to-the-toolkit"
 APP_SECRET = "app-secret-known-to-the-toolkit"
 CALLBACK = "http://testserver/connections/toolkit/callback/"
+#: Per-user providers of the same server: name, client authentication, revocation.
+PER_USER = (
+    ("toolkit", "client_secret_post", "revoke"),
+    ("toolkit-basic", "client_secret_basic", "revoke"),
+    ("toolkit-keep", "client_secret_post", "none"),
+    ("toolkit-down", "client_secret_basic", "down"),
+)
+REVOCATION = "/o/revoke_token/"
 Kind = ConnectionEvent.Kind
 Status = LinkedAccount.Status
 
@@ -38,7 +55,9 @@ def toolkit():
             "client_id": "web-client",
             "client_secret": WEB_SECRET,
             "authorization_grant_type": "authorization-code",
-            "redirect_uris": CALLBACK,
+            "redirect_uris": " ".join(
+                f"http://testserver/connections/{name}/callback/" for name, _, _ in PER_USER
+            ),
         },
         {
             "name": "connectapp itself",
@@ -52,8 +71,16 @@ def toolkit():
         yield server
 
 
+@pytest.fixture(scope="module")
+def closed_port():
+    """A port on this machine that refuses connections: bound, never listening."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield bound.getsockname()[1]
+
+
 @pytest.fixture
-def providers(toolkit, tmp_path, settings, monkeypatch):
+def providers(toolkit, closed_port, tmp_path, settings, monkeypatch):
     monkeypatch.setenv("TOOLKIT_WEB_SECRET", WEB_SECRET)
     monkeypatch.setenv("TOOLKIT_APP_SECRET", APP_SECRET)
     token_url = f"{toolkit.url}/o/token/"
@@ -74,29 +101,39 @@ scopes = ["api"]
             ("toolkit-wrong", "client_secret_basic", 'client_secret = "not-the-secret"'),
         )
     )
-    path = tmp_path / "providers.toml"
-    path.write_text(
+    revocation = {
+        "revoke": f'revocation_url = "{toolkit.url}{REVOCATION}"',
+        "none": "",
+        "down": f'revocation_url = "http://127.0.0.1:{closed_port}{REVOCATION}"',
+    }
+    per_user = "\n".join(
         f"""
-[providers.toolkit]
+[providers.{name}]
 display_name = "Toolkit"
 authorize_url = "{toolkit.url}/o/authorize/"
 token_url = "{token_url}"
+{revocation[revokes]}
 userinfo_url = "{toolkit.url}/api/me/"
 id_path = "data.user.id"
 username_path = "data.user.login"
 scopes = ["profile", "boards"]
 client_id = "web-client"
 client_secret_env = "TOOLKIT_WEB_SECRET"
-client_auth = "client_secret_post"
-{app_level}"""
+client_auth = "{auth}"
+"""
+        for name, auth, revokes in PER_USER
     )
+    path = tmp_path / "providers.toml"
+    path.write_text(per_user + app_level)
     settings.CONNECTAPP_PROVIDERS_FILE = str(path)
     return path
 
 
-def connect(client, toolkit, username: str = "dora", *, allow: bool = True):
+def connect(
+    client, toolkit, username: str = "dora", *, allow: bool = True, provider: str = "toolkit"
+):
     """Press Connect, decide at the toolkit, and follow its redirect back to our callback."""
-    started = client.post("/connections/toolkit/connect/")
+    started = client.post(f"/connections/{provider}/connect/")
     assert started.status_code == 302, started.content.decode()
     return client.get(path_of(toolkit.decide(started["Location"], username, allow=allow)))
 
@@ -111,6 +148,25 @@ def introspect(toolkit, token: str) -> dict:
     )
     answer.raise_for_status()
     return answer.json()
+
+
+def refresh_grant(toolkit, refresh_token: str) -> requests.Response:
+    """A refresh grant sent to the toolkit directly, as any client of it would."""
+    return requests.post(
+        f"{toolkit.url}/o/token/",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=("web-client", WEB_SECRET),
+        timeout=10,
+    )
+
+
+def profile(toolkit, access_token: str) -> requests.Response:
+    """The toolkit's protected resource, asked with the Bearer token."""
+    return requests.get(
+        f"{toolkit.url}/api/me/",
+        headers={"Authorization": f"Bearer {access_token}"},
+        timeout=10,
+    )
 
 
 def kinds(account: LinkedAccount) -> list[str]:
@@ -346,3 +402,134 @@ def test_tokens_are_not_handed_to_the_per_user_refresh_grant(db, toolkit, provid
     assert "toolkit-app" not in [p.name for p in registry.all_providers()]
     with pytest.raises(FlowError):
         provider.begin(CALLBACK)
+
+
+# --- Disconnecting: forgotten here, and revoked at the server where it has revocation -------
+
+
+def assert_dead_at_the_toolkit(toolkit, tokens: TokenSet) -> None:
+    refused = refresh_grant(toolkit, tokens.refresh_token)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    assert introspect(toolkit, tokens.access_token)["active"] is False
+    assert profile(toolkit, tokens.access_token).status_code == 403
+
+
+def assert_forgotten_here(account: LinkedAccount) -> None:
+    account.refresh_from_db()
+    assert account.status == Status.REVOKED
+    assert (account.access_token, account.refresh_token) == ("", "")
+    assert kinds(account) == [Kind.CONNECTED, Kind.DISCONNECTED]
+
+
+@pytest.mark.parametrize(
+    ("name", "authorization"),
+    [
+        pytest.param("toolkit", "-", id="client_secret_post"),
+        pytest.param("toolkit-basic", "Basic", id="client_secret_basic"),
+    ],
+)
+def test_disconnecting_revokes_the_grant_at_the_server(
+    signed_in, user, toolkit, providers, name, authorization
+):
+    """The client authenticates as configured: in the form body (no header), or HTTP Basic."""
+    connect(signed_in, toolkit, provider=name)
+    account = LinkedAccount.objects.get(user=user, provider=name)
+    tokens = services.tokens_of(account)
+    assert introspect(toolkit, tokens.access_token)["active"] is True
+    assert profile(toolkit, tokens.access_token).status_code == 200
+    revocations = toolkit.requests_to(REVOCATION)
+
+    assert services.disconnect(account.pk, actor="admin:root") is True
+
+    assert toolkit.requests_to(REVOCATION) == [*revocations, authorization]
+    assert_forgotten_here(account)
+    assert_dead_at_the_toolkit(toolkit, tokens)
+
+
+def test_disconnecting_on_the_page_revokes_the_grant_at_the_server(
+    signed_in, user, toolkit, providers
+):
+    connect(signed_in, toolkit)
+    account = LinkedAccount.objects.get(user=user)
+    tokens = services.tokens_of(account)
+    page = signed_in.get(f"/connections/{account.pk}/disconnect/")
+    assert b"also asks Toolkit to revoke" in page.content
+
+    answer = signed_in.post(f"/connections/{account.pk}/disconnect/")
+
+    assert answer.status_code == 302
+    assert_forgotten_here(account)
+    assert_dead_at_the_toolkit(toolkit, tokens)
+
+
+def test_a_provider_without_a_revocation_url_makes_no_revocation_request(
+    signed_in, user, toolkit, providers
+):
+    connect(signed_in, toolkit, provider="toolkit-keep")
+    account = LinkedAccount.objects.get(user=user)
+    tokens = services.tokens_of(account)
+    page = signed_in.get(f"/connections/{account.pk}/disconnect/")
+    assert b"remove this site" in page.content
+    revocations = toolkit.requests_to(REVOCATION)
+
+    signed_in.post(f"/connections/{account.pk}/disconnect/")
+
+    assert toolkit.requests_to(REVOCATION) == revocations
+    assert_forgotten_here(account)
+    assert introspect(toolkit, tokens.access_token)["active"] is True
+    assert refresh_grant(toolkit, tokens.refresh_token).status_code == 200
+
+
+def test_a_revocation_endpoint_that_is_down_still_disconnects_here(
+    signed_in, user, toolkit, providers, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    connect(signed_in, toolkit, provider="toolkit-down")
+    account = LinkedAccount.objects.get(user=user)
+    tokens = services.tokens_of(account)
+
+    answer = signed_in.post(f"/connections/{account.pk}/disconnect/")
+
+    assert answer.status_code == 302
+    assert_forgotten_here(account)
+    (warning,) = [record for record in caplog.records if "revocation" in record.getMessage()]
+    assert warning.levelno == logging.WARNING
+    assert "Toolkit could not be reached" in warning.getMessage()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (tokens.access_token, tokens.refresh_token, WEB_SECRET):
+        assert secret not in logged
+
+
+def test_a_revocation_with_wrong_app_credentials_is_refused_and_says_so_without_secrets(
+    signed_in, user, toolkit, providers
+):
+    connect(signed_in, toolkit)
+    tokens = services.tokens_of(LinkedAccount.objects.get(user=user))
+    configured = registry.get("toolkit")
+    impostor = OAuth2Provider(
+        name="toolkit",
+        display_name="Toolkit",
+        revocation_url=configured.revocation_url,
+        client_id="web-client",
+        client_secret="not-the-secret",
+        token_endpoint_auth_method="client_secret_basic",
+    )
+
+    with pytest.raises(
+        ProviderError, match=r"did not revoke .*HTTP 401: invalid_client"
+    ) as refused:
+        impostor.revoke(tokens)
+
+    assert tokens.refresh_token not in str(refused.value)
+    assert "not-the-secret" not in str(refused.value)
+    assert introspect(toolkit, tokens.access_token)["active"] is True
+
+
+def test_without_a_refresh_token_the_access_token_is_revoked(signed_in, user, toolkit, providers):
+    connect(signed_in, toolkit)
+    tokens = services.tokens_of(LinkedAccount.objects.get(user=user))
+
+    registry.get("toolkit").revoke(TokenSet(access_token=tokens.access_token))
+
+    assert introspect(toolkit, tokens.access_token)["active"] is False
+    assert profile(toolkit, tokens.access_token).status_code == 403

@@ -229,6 +229,22 @@ def test_a_throttled_refresh_goes_back_to_the_queue_without_asking_the_provider(
 
 
 @pytest.mark.django_db
+def test_a_throttled_retry_goes_back_to_the_queue_with_the_retries_it_used(
+    pinterest, user, broker, settings
+):
+    settings.CONNECTAPP_RATE_LIMITS = {"pinterest": "1/h"}
+    account = pinterest_link(user)
+    assert ratelimit.wait_turn("pinterest", max_wait=0) == 0  # someone else took the slot
+
+    assert tasks.refresh_account.apply(args=[account.pk, "pinterest"], retries=5).get() == (
+        "throttled"
+    )
+
+    (raw,) = broker.lrange(PROVIDER_QUEUE, 0, -1)
+    assert json.loads(raw)["headers"]["retries"] == 5
+
+
+@pytest.mark.django_db
 def test_each_refresh_is_logged_and_counted_and_no_secret_is_shown(pinterest, user, broker, caplog):
     account = pinterest_link(user)
     standin.inject_fault("error", "token", status=503)

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connectapp.providers import registry
-from connectapp.providers.base import ProviderUnavailable
+from connectapp.providers.base import ProviderUnavailable, UnknownProvider
 
 from ... import metrics, selectors, services
 from ...crypto import DecryptionError
@@ -173,4 +173,6 @@ class Command(BaseCommand):
                 outcome = f"provider unavailable ({outage}); try again later"
             except DecryptionError as problem:
                 outcome = f"not attempted: {problem}"
+            except UnknownProvider as missing:
+                outcome = f"not attempted: no provider named {missing} is configured"
             self.stdout.write(f"link {account_id}: {outcome}")
