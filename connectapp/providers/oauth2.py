@@ -37,6 +37,12 @@ from .base import (
 #: RFC 6749 §5.2 errors that blame this site's app credentials, not the user's grant: a
 #: misconfigured site must not send every user to reconnect.
 CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+#: RFC 6749 errors that say "not now" rather than "no".
+OUTAGE_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+#: The statuses a token endpoint refuses a grant with (RFC 6749 §5.2: 400, and 401 for client
+#: authentication; some providers answer 403). Any other 4xx (404, 405, 408, 409, 422…) is a
+#: fault on the way, not the provider's "no", and must not send anyone to reconnect.
+REFUSAL_STATUSES = frozenset({400, 401, 403})
 STATE_LENGTH = 48
 #: RFC 7636 §4.1: 43 to 128 unreserved characters.
 CODE_VERIFIER_LENGTH = 64
@@ -286,8 +292,9 @@ class OAuth2Provider(Provider):
     def _check_token_response(self, response: requests.Response) -> requests.Response:
         """Pass on only a usable token answer; raise the typed error any other answer means.
 
-        Outages and garbage are `ProviderUnavailable`; a refusal of our app credentials is too
-        (the operator fixes it, the links stay); any other refusal (`invalid_grant`, 401, the
+        Outages, garbage, `temporarily_unavailable` and 4xx statuses that are not refusals are
+        `ProviderUnavailable`; a refusal of our app credentials is too (the operator fixes it,
+        the links stay); any other refusal (`invalid_grant`, 401, a 400 or 403 with the
         provider's own error body) is `AccessRevoked`.
         """
         http.raise_for_outage(response, self.display_name)
@@ -311,7 +318,10 @@ class OAuth2Provider(Provider):
                 f"{self.display_name} refused this site's app credentials ({message}); "
                 "check the client id and secret"
             )
-        if response.status_code == 401 or (body is not None and 400 <= response.status_code < 500):
+        refused = response.status_code == 401 or (
+            body is not None and response.status_code in REFUSAL_STATUSES
+        )
+        if refused and (body is None or body.get("error") not in OUTAGE_ERRORS):
             raise AccessRevoked(message)
         raise ProviderUnavailable(f"{self.display_name} answered {message}")
 

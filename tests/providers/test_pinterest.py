@@ -239,6 +239,24 @@ def test_token_endpoint_outages_are_provider_unavailable(pinterest, kind, option
     assert standin.refresh_token_is_live(tokens.refresh_token)
 
 
+@pytest.mark.parametrize("status", [404, 405, 408, 409, 422])
+def test_other_client_errors_on_the_way_are_provider_unavailable_not_a_refusal(pinterest, status):
+    tokens = issued()
+    standin.inject_fault("error", "token", status=status)
+
+    with pytest.raises(ProviderUnavailable, match=f"HTTP {status}|code 0"):
+        pinterest.refresh(tokens)
+
+    assert standin.refresh_token_is_live(tokens.refresh_token)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_a_refusal_status_with_an_error_body_is_access_revoked(pinterest, status):
+    standin.inject_fault("error", "token", status=status)
+    with pytest.raises(AccessRevoked):
+        pinterest.refresh(issued())
+
+
 def test_a_token_endpoint_that_does_not_answer_in_time_is_provider_unavailable(pinterest, settings):
     settings.CONNECTAPP_HTTP_TIMEOUT = 0.2
     standin.inject_fault("latency", "token", delay=1.0)
