@@ -132,6 +132,29 @@ def begin_connect(session: SessionBase, user, provider_name: str, callback_url: 
     return authorization.url
 
 
+def _pop_flow_once(session: SessionBase, flow_id: str) -> dict[str, Any] | None:
+    """Take a flow out of the stored session under its row lock, and save at once.
+
+    Two callbacks of one browser session racing (a double submit at the provider) both loaded
+    the session before either saved it; reading the stored copy under the lock lets only the
+    first take the flow, so a code or verifier is never exchanged twice.
+    """
+    if session.session_key is None:
+        return None
+    with transaction.atomic():
+        stored = (
+            session.model.objects.select_for_update()
+            .filter(session_key=session.session_key)
+            .first()
+        )
+        flows = session.decode(stored.session_data).get(FLOWS_SESSION_KEY, {}) if stored else {}
+        flow = flows.pop(flow_id, None)
+        if flow is not None:
+            session[FLOWS_SESSION_KEY] = flows
+            session.save()
+    return flow
+
+
 def _take_flow(session: SessionBase, user, provider: Provider, params: Mapping[str, str]):
     """Remove the callback's flow from the session (it is single-use) and answer its secrets."""
     flow_key = provider.flow_key(params)
@@ -140,14 +163,12 @@ def _take_flow(session: SessionBase, user, provider: Provider, params: Mapping[s
             f"The answer from {provider.display_name} is missing what identifies this "
             "connection attempt. Please start again."
         )
-    all_flows = session.get(FLOWS_SESSION_KEY, {})
-    flow = all_flows.pop(_flow_id(flow_key), None)
+    flow = _pop_flow_once(session, _flow_id(flow_key))
     if flow is None:
         raise FlowError(
             "This connection attempt is unknown: it was already used, or it was started in "
             "another browser session. Please start again."
         )
-    session[FLOWS_SESSION_KEY] = all_flows
     if flow["provider"] != provider.name or flow["user"] != user.pk:
         raise FlowError("This connection attempt belongs to someone else. Please start again.")
     if flow["started"] < time.time() - settings.CONNECTAPP_FLOW_TTL.total_seconds():

@@ -1,13 +1,17 @@
 """Connecting Pinterest from the connections page, with the stand-in over real HTTP."""
 
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from connectapp.connections import services
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
+from connectapp.providers.base import FlowError
 from connectapp.sandbox.pinterest import standin
 from tests.factories import LinkedAccountFactory
 from tests.providers.discogs_support import database_state
@@ -209,3 +213,24 @@ def test_reconnecting_updates_the_link_and_clears_needs_reconnect(pinterest, sig
     assert standin.refresh_token_is_live(account.refresh_token)
     assert account.last_error == ""
     assert account.events.get().kind == "reconnected"
+
+
+def test_a_double_submitted_callback_exchanges_the_code_once(pinterest, signed_in, user):
+    """Two callbacks of one browser session racing: both loaded the session before either
+    saved it. Only the first may take the flow; a second exchange of the same code would make
+    Pinterest revoke the tokens the first one bought."""
+    callback = approve(signed_in, "double-clicker")
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    first, second = (store(signed_in.session.session_key) for _ in range(2))
+    first.load(), second.load()
+    params = query_of(callback)
+    url = callback.split("?")[0]
+
+    account = services.complete_connect(first, user, "pinterest", params, url)
+    with pytest.raises(FlowError, match="already used"):
+        services.complete_connect(second, user, "pinterest", params, url)
+
+    account.refresh_from_db()
+    assert account.status == Status.ACTIVE
+    assert standin.account_for(account.access_token)["username"] == "double-clicker"
+    assert len(standin.calls("token")) == 1
