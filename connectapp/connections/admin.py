@@ -312,7 +312,10 @@ class LinkedAccountAdmin(admin.ModelAdmin):
     @admin.display(description="Secrets")
     def credentials(self, obj: LinkedAccount) -> str:
         """Whether each secret is present, with a keyed fingerprint; never the secret."""
-        stored = LinkedAccount.objects.filter(pk=obj.pk).values(*SECRET_FIELDS).first() or {}
+        try:
+            stored = LinkedAccount.objects.filter(pk=obj.pk).values(*SECRET_FIELDS).first() or {}
+        except crypto.DecryptionError:
+            return "stored, but no key in TOKEN_ENCRYPTION_KEYS decrypts them"
         parts = []
         for name in SECRET_FIELDS:
             value = stored.get(name)

@@ -197,8 +197,11 @@ def complete_connect(
     actor = f"user:{user.get_username()}"
     try:
         with transaction.atomic():
+            # The secrets being replaced are not read: a reconnect also mends a link whose
+            # secrets no configured key opens any more.
             account = (
                 LinkedAccount.objects.select_for_update()
+                .defer(*SECRET_FIELDS)
                 .filter(provider=provider.name, external_id=identity.external_id)
                 .exclude(status=Status.REVOKED)
                 .first()
@@ -208,6 +211,7 @@ def complete_connect(
             if account is None:
                 account = (
                     LinkedAccount.objects.select_for_update()
+                    .defer(*SECRET_FIELDS)
                     .filter(user=user, provider=provider.name, external_id=identity.external_id)
                     .order_by("-updated_at")
                     .first()

@@ -4,6 +4,7 @@ import socket
 from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.db import connection
@@ -249,6 +250,17 @@ def test_a_links_page_says_which_secrets_are_present_with_a_fingerprint(admin_cl
     assert f"access token: present (fingerprint {crypto.fingerprint('access-1')})" in page
     assert f"token secret: present (fingerprint {crypto.fingerprint('secret-2')})" in page
     assert "refresh token: absent" in page
+
+
+def test_a_links_page_says_so_when_no_key_decrypts_its_secrets(admin_client, settings):
+    settings.TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    records = DiscogsAccountFactory(access_token="access-1", token_secret="secret-2")
+    settings.TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+    response = admin_client.get(detail(records))
+
+    assert response.status_code == 200
+    assert "no key in TOKEN_ENCRYPTION_KEYS decrypts them" in response.content.decode()
 
 
 def test_a_links_page_is_read_only(admin_client):

@@ -97,3 +97,17 @@ def test_a_damaged_stored_value_is_an_error_not_garbage(user, settings):
 
     with pytest.raises(crypto.DecryptionError, match="damaged"):
         LinkedAccount.objects.get(pk=link.pk)
+
+
+def test_reconnecting_mends_a_link_whose_secrets_no_key_opens(discogs, signed_in, settings):
+    settings.TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
+    assert signed_in.get(discogs_support.approve(signed_in)).status_code == 302
+    settings.TOKEN_ENCRYPTION_KEYS = [OTHER_KEY]
+
+    page = signed_in.get(discogs_support.approve(signed_in), follow=True).content.decode()
+
+    assert "Connected Discogs as crate-digger." in page
+    link = LinkedAccount.objects.get()
+    assert link.status == LinkedAccount.Status.ACTIVE
+    assert discogs.grant(link.access_token).username == "crate-digger"
+    assert [event.kind for event in link.events.order_by("pk")] == ["connected", "reconnected"]
