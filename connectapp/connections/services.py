@@ -492,8 +492,8 @@ def verify(account_id: int, *, actor: str = "worker") -> str:
 def disconnect(account_id: int, *, actor: str) -> bool:
     """Forget a link's credentials here, then revoke them at the provider where it can.
 
-    The link is kept, marked disconnected, so its history stays readable. Answers False when
-    it was already disconnected.
+    The link is kept, marked disconnected, so its history stays readable; its event says
+    what became of the tokens at the provider. Answers False when it was already disconnected.
     """
     with transaction.atomic():
         account = LinkedAccount.objects.select_for_update().filter(pk=account_id).first()
@@ -506,17 +506,29 @@ def disconnect(account_id: int, *, actor: str) -> bool:
         account.refresh_expires_at = None
         account.status = Status.REVOKED
         account.save()
-        record_event(account, Kind.DISCONNECTED, actor=actor)
-    # Only after the local disconnect is saved, and no failure of it gets past here.
+        event = record_event(account, Kind.DISCONNECTED, actor=actor)
+    outcome = _revoke_at_provider(account, tokens)
+    ConnectionEvent.objects.filter(pk=event.pk).update(detail=outcome)
+    return True
+
+
+def _revoke_at_provider(account: LinkedAccount, tokens: TokenSet) -> str:
+    """Only after the local disconnect is saved, and no failure gets past here: answers what
+    happened, for the link's history."""
     try:
-        registry.get(account.provider).revoke(tokens)
+        provider = registry.get(account.provider)
+        if not provider.offers_revocation:
+            return "not revoked at the provider, which offers no revocation"
+        provider.revoke(tokens)
     except ProviderError as failure:  # its message is safe to log: it never holds a secret
         logger.warning(
             "link %s: revocation at %s failed: %s", account.pk, account.provider, failure
         )
+        return f"revocation at the provider failed: {failure}"
     except Exception:  # noqa: BLE001 - revocation at the provider is a courtesy
         logger.warning("link %s: revocation at %s failed", account.pk, account.provider)
-    return True
+        return "revocation at the provider failed"
+    return "revoked at the provider"
 
 
 # --- Credentials for the deploying site's code --------------------------------------------

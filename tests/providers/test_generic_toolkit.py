@@ -444,6 +444,7 @@ def test_disconnecting_revokes_the_grant_at_the_server(
     assert toolkit.requests_to(REVOCATION) == [*revocations, authorization]
     assert_forgotten_here(account)
     assert_dead_at_the_toolkit(toolkit, tokens)
+    assert account.events.get(kind=Kind.DISCONNECTED).detail == "revoked at the provider"
 
 
 def test_disconnecting_on_the_page_revokes_the_grant_at_the_server(
@@ -476,6 +477,7 @@ def test_a_provider_without_a_revocation_url_makes_no_revocation_request(
 
     assert toolkit.requests_to(REVOCATION) == revocations
     assert_forgotten_here(account)
+    assert "offers no revocation" in account.events.get(kind=Kind.DISCONNECTED).detail
     assert introspect(toolkit, tokens.access_token)["active"] is True
     assert refresh_grant(toolkit, tokens.refresh_token).status_code == 200
 
@@ -495,6 +497,8 @@ def test_a_revocation_endpoint_that_is_down_still_disconnects_here(
     (warning,) = [record for record in caplog.records if "revocation" in record.getMessage()]
     assert warning.levelno == logging.WARNING
     assert "Toolkit could not be reached" in warning.getMessage()
+    detail = account.events.get(kind=Kind.DISCONNECTED).detail
+    assert detail.startswith("revocation at the provider failed: Toolkit could not be reached")
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in (tokens.access_token, tokens.refresh_token, WEB_SECRET):
         assert secret not in logged
