@@ -78,15 +78,12 @@ def cards_for(user) -> list[ProviderCard]:
 
 
 def due_for_refresh(provider_names: list[str], window: timedelta) -> QuerySet[LinkedAccount]:
-    """Active links whose access token expires within `window` (served by the expiry index)."""
-    return (
-        LinkedAccount.objects.filter(
-            provider__in=provider_names,
-            status=LinkedAccount.Status.ACTIVE,
-            expires_at__lte=timezone.now() + window,
-        )
-        .order_by("expires_at")
-        .values_list("pk", flat=True)
+    """Active links whose access token expires within `window`: the one definition of "due"
+    for the sweep, the command and the stats (served by the partial expiry indexes)."""
+    return LinkedAccount.objects.filter(
+        provider__in=provider_names,
+        status=LinkedAccount.Status.ACTIVE,
+        expires_at__lte=timezone.now() + window,
     )
 
 
@@ -123,12 +120,7 @@ def refresh_queue(provider_names: list[str], window: timedelta) -> RefreshQueue:
     queued = LinkedAccount.objects.filter(refresh_queued_at__isnull=False).aggregate(
         n=Count("pk"), oldest=Min("refresh_queued_at")
     )
-    due = LinkedAccount.objects.filter(
-        provider__in=provider_names,
-        status=LinkedAccount.Status.ACTIVE,
-        refresh_queued_at__isnull=True,
-        expires_at__lte=timezone.now() + window,
-    ).count()
+    due = due_for_refresh(provider_names, window).filter(refresh_queued_at__isnull=True).count()
     return RefreshQueue(queued=queued["n"], oldest_queued_at=queued["oldest"], due_unqueued=due)
 
 

@@ -32,7 +32,7 @@ from connectapp.providers.base import (
     UnknownProvider,
 )
 
-from . import crypto, notifications, writeahead
+from . import crypto, notifications, selectors, writeahead
 from .models import SECRET_FIELDS, ConnectionEvent, LinkedAccount
 
 logger = logging.getLogger(__name__)
@@ -419,12 +419,11 @@ def claim_due_refreshes(
     LinkedAccount.objects.filter(
         provider=provider_name, refresh_queued_at__lt=now - settings.CONNECTAPP_REFRESH_LEASE
     ).update(refresh_queued_at=None)
-    due = LinkedAccount.objects.filter(
-        provider=provider_name,
-        status=Status.ACTIVE,
-        refresh_queued_at__isnull=True,
-        expires_at__lte=now + window,
-    ).order_by("expires_at")
+    due = (
+        selectors.due_for_refresh([provider_name], window)
+        .filter(refresh_queued_at__isnull=True)
+        .order_by("expires_at")
+    )
     claimed = 0
     while limit is None or claimed < limit:
         size = batch_size if limit is None else min(batch_size, limit - claimed)

@@ -123,12 +123,13 @@ def verify_all() -> int:
         ids = selectors.due_for_verification(
             provider.name, limit=_sweep_limit(provider.name, settings.CONNECTAPP_VERIFY_INTERVAL)
         )
-        batches = _batched(ids.iterator(chunk_size=settings.CONNECTAPP_SWEEP_BATCH_SIZE))
+        size = settings.CONNECTAPP_SWEEP_BATCH_SIZE
+        batches = _batched(ids.iterator(chunk_size=size), size)
         count += _enqueue(verify_account, provider.name, batches)
     return count
 
 
-def _batched(ids, size: int = 1000):
+def _batched(ids, size: int):
     batch = []
     for account_id in ids:
         batch.append(account_id)

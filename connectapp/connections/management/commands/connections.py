@@ -20,6 +20,10 @@ def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
+def _refreshing_providers() -> list[str]:
+    return [provider.name for provider in registry.all_providers() if provider.supports_refresh]
+
+
 def link_row(account: LinkedAccount) -> dict:
     return {
         "id": account.pk,
@@ -93,9 +97,10 @@ class Command(BaseCommand):
     def handle_refresh(self, *, due: bool, all: bool, ids: list[int], **_) -> None:
         self._one_selection(due=due, all=all, ids=ids)
         if due:
-            names = [p.name for p in registry.all_providers() if p.supports_refresh]
+            names = _refreshing_providers()
             window = settings.CONNECTAPP_REFRESH_WINDOW
-            targets = list(selectors.due_for_refresh(names, window))
+            due = selectors.due_for_refresh(names, window).order_by("expires_at")
+            targets = list(due.values_list("pk", flat=True))
         else:
             targets = self._existing(ids) or self._live_ids(Status.ACTIVE)
         self._report(
@@ -117,8 +122,7 @@ class Command(BaseCommand):
         self.stdout.write(f"re-encrypted the secrets of {changed} link(s) under the first key")
 
     def handle_stats(self, *, prometheus: bool, reset: bool, **_) -> None:
-        names = [p.name for p in registry.all_providers() if p.supports_refresh]
-        queue = selectors.refresh_queue(names, settings.CONNECTAPP_REFRESH_WINDOW)
+        queue = selectors.refresh_queue(_refreshing_providers(), settings.CONNECTAPP_REFRESH_WINDOW)
         outcomes = metrics.outcome_counts()
         depths = metrics.queue_depths()
         write = self.stdout.write
