@@ -9,6 +9,7 @@ present, with a keyed fingerprint.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -22,11 +23,12 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from connectapp.exceptions import ProviderError, UnknownProvider
 from connectapp.providers import registry
-from connectapp.providers.base import ProviderError, UnknownProvider
 
 from . import crypto, selectors, services
 from .models import SECRET_FIELDS, ConnectionEvent, LinkedAccount
+from .services import RefreshOutcome, VerifyOutcome
 
 Status = LinkedAccount.Status
 
@@ -62,8 +64,7 @@ class ProviderFilter(admin.SimpleListFilter):
     parameter_name = "provider"
 
     def lookups(self, request, model_admin):
-        every = [*registry.all_providers(), *registry.app_providers()]
-        return [(provider.name, provider.display_name) for provider in every]
+        return [(provider.name, provider.display_name) for provider in registry.every_provider()]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -98,20 +99,18 @@ class ExpiryFilter(admin.SimpleListFilter):
         return [
             ("expired", "Expired"),
             ("24h", "Expiring within 24 hours"),
-            ("soon", "Expiring soon (within the refresh window)"),
+            ("soon", "Expiring soon (due for a refresh)"),
         ]
 
     def queryset(self, request, queryset):
         now = timezone.now()
-        live = queryset.exclude(status=Status.REVOKED)
+        live = queryset.live()
         if self.value() == "expired":
             return live.filter(expires_at__lt=now)
         if self.value() == "24h":
             return live.filter(expires_at__gte=now, expires_at__lte=now + timedelta(hours=24))
         if self.value() == "soon":
-            return live.filter(
-                expires_at__gte=now, expires_at__lte=now + settings.CONNECTAPP_REFRESH_WINDOW
-            )
+            return queryset.due(settings.CONNECTAPP_REFRESH_WINDOW).filter(expires_at__gte=now)
         return queryset
 
 
@@ -175,43 +174,45 @@ def _unusable_provider(account: LinkedAccount) -> str:
     return ""
 
 
-def _refresh_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
+def _apply(
+    account: LinkedAccount, results: ActionResults, run: Callable[[], str], done: tuple[str, ...]
+) -> str | None:
+    """Run one service on a link and count how it went; return the outcome left to explain."""
     if reason := _unusable_provider(account):
         results.skip(account, reason)
-        return
+        return None
     try:
-        outcome = services.refresh(account.pk, actor=actor, force=True)
+        outcome = run()
     except ProviderError as problem:
         results.fail(account, str(problem))
-        return
-    if outcome in ("refreshed", "already_refreshed"):
+        return None
+    if outcome in done:
         results.succeeded += 1
-    elif outcome == "needs_reconnect":
+    elif outcome == RefreshOutcome.NEEDS_RECONNECT:
         results.fail(account, _last_error(account))
-    elif outcome == "gone":
+    elif outcome == RefreshOutcome.GONE:
         results.skip(account, "it no longer exists")
-    elif account.status != Status.ACTIVE:
+    else:
+        return outcome
+    return None
+
+
+def _refresh_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
+    run = partial(services.refresh, account.pk, actor=actor, force=True)
+    done = (RefreshOutcome.REFRESHED, RefreshOutcome.ALREADY_REFRESHED)
+    if _apply(account, results, run, done) is None:
+        return
+    if account.status != Status.ACTIVE:
         results.skip(account, STATE_PHRASES[account.status])
     else:
         results.skip(account, f"{_display_name(account.provider)} tokens do not expire")
 
 
 def _verify_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
-    if reason := _unusable_provider(account):
-        results.skip(account, reason)
+    run = partial(services.verify, account.pk, actor=actor)
+    if _apply(account, results, run, (VerifyOutcome.VERIFIED,)) is None:
         return
-    try:
-        outcome = services.verify(account.pk, actor=actor)
-    except ProviderError as problem:
-        results.fail(account, str(problem))
-        return
-    if outcome == "verified":
-        results.succeeded += 1
-    elif outcome == "needs_reconnect":
-        results.fail(account, _last_error(account))
-    elif outcome == "gone":
-        results.skip(account, "it no longer exists")
-    elif account.status == Status.REVOKED:
+    if account.status == Status.REVOKED:
         results.skip(account, STATE_PHRASES[Status.REVOKED])
     else:
         results.skip(account, "its credentials changed while it was being checked")

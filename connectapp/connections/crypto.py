@@ -11,9 +11,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
-
-class DecryptionError(Exception):
-    """A stored secret could not be decrypted with any configured key."""
+from connectapp.exceptions import DecryptionError
 
 
 @lru_cache(maxsize=4)
@@ -36,16 +34,6 @@ def decrypt(ciphertext: str) -> str:
         raise DecryptionError(
             "A stored secret cannot be decrypted with any key in TOKEN_ENCRYPTION_KEYS: the key "
             "that encrypted it is missing from the list, or the stored value is damaged."
-        ) from None
-
-
-def rotate(ciphertext: str) -> str:
-    """Re-encrypt under the first key; a value already under it gets a fresh token."""
-    try:
-        return _keys().rotate(ciphertext.encode()).decode()
-    except (InvalidToken, ValueError):
-        raise DecryptionError(
-            "A stored secret cannot be re-encrypted: no key in TOKEN_ENCRYPTION_KEYS decrypts it."
         ) from None
 
 

@@ -1,10 +1,42 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+
+from connectapp.providers.base import TokenSet
 
 from .fields import EncryptedTextField
 
 SECRET_FIELDS = ("access_token", "token_secret", "refresh_token")
+
+
+class LinkQuerySet(models.QuerySet):
+    """The words the services, selectors, admin and commands use to pick links."""
+
+    def locked(self) -> "LinkQuerySet":
+        """Return these links locked for update until the caller's transaction ends."""
+        return self.select_for_update()
+
+    def live(self) -> "LinkQuerySet":
+        """Return the links not disconnected (a disconnected one keeps only its history)."""
+        return self.exclude(status=LinkedAccount.Status.REVOKED)
+
+    def due(self, window: timedelta) -> "LinkQuerySet":
+        """Return the active links whose access token expires within `window`.
+
+        The one definition of "due" for the sweep, `connections refresh --due`, the stats and
+        the admin filter (served by the partial expiry indexes); `LinkedAccount.is_due` asks
+        the same of a row in hand.
+        """
+        return self.filter(
+            status=LinkedAccount.Status.ACTIVE, expires_at__lte=timezone.now() + window
+        )
+
+    def unqueued(self) -> "LinkQuerySet":
+        """Return the links with no refresh queued by the sweep."""
+        return self.filter(refresh_queued_at__isnull=True)
 
 
 class LinkedAccount(models.Model):
@@ -51,6 +83,8 @@ class LinkedAccount(models.Model):
     created_at = models.DateTimeField("connected", auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = LinkQuerySet.as_manager()
+
     class Meta:
         ordering = ["provider", "username", "pk"]
         permissions = [("disconnect_linkedaccount", "Can disconnect linked account")]
@@ -92,13 +126,59 @@ class LinkedAccount(models.Model):
     def __str__(self) -> str:
         return f"{self.provider}:{self.username or self.external_id}"
 
-    @property
-    def is_app_level(self) -> bool:
-        return self.user_id is None
+    def is_due(self, window: timedelta) -> bool:
+        """Return whether this link is in `LinkedAccount.objects.due(window)`, without a query."""
+        return (
+            self.status == self.Status.ACTIVE
+            and self.expires_at is not None
+            and self.expires_at <= timezone.now() + window
+        )
 
-    @property
-    def is_live(self) -> bool:
-        return self.status != self.Status.REVOKED
+    def token_set(self) -> TokenSet:
+        """Return the link's credentials as the providers take them."""
+        return TokenSet(
+            access_token=self.access_token,
+            token_secret=self.token_secret,
+            refresh_token=self.refresh_token,
+            expires_at=self.expires_at,
+            refresh_expires_at=self.refresh_expires_at,
+            scopes=tuple(self.scopes),
+        )
+
+    def rename(self, username: str) -> bool:
+        """Take the account's name at the provider, cut to the column; return if it changed."""
+        username = username[: self._meta.get_field("username").max_length]
+        changed = self.username != username
+        self.username = username
+        return changed
+
+    def mark_active(self, tokens: TokenSet, *, replace: bool = False) -> None:
+        """Store new tokens and mark the link active with no error; the caller saves.
+
+        A refresh keeps the refresh token the provider did not send again; `replace` (a
+        connect, an app token) forgets it.
+        """
+        if replace:
+            self.refresh_token = ""
+            self.refresh_expires_at = None
+        self.access_token = tokens.access_token
+        self.token_secret = tokens.token_secret
+        self.expires_at = tokens.expires_at
+        if tokens.refresh_token:
+            self.refresh_token = tokens.refresh_token
+            self.refresh_expires_at = tokens.refresh_expires_at
+        if tokens.scopes:
+            self.scopes = list(tokens.scopes)
+        self.status = self.Status.ACTIVE
+        self.last_error = ""
+        self.last_error_at = None
+
+    def mark_needs_reconnect(self, reason: str) -> None:
+        """Save the link as waiting for its owner to connect again, and why."""
+        self.status = self.Status.NEEDS_RECONNECT
+        self.last_error = reason
+        self.last_error_at = timezone.now()
+        self.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
 
 
 class ConnectionEvent(models.Model):

@@ -27,7 +27,7 @@ def accounts_for(user) -> QuerySet[LinkedAccount]:
     return (
         LinkedAccount.objects.defer(*SECRET_FIELDS)
         .filter(user=user)
-        .exclude(status=LinkedAccount.Status.REVOKED)
+        .live()
         .annotate(
             reconnect_soon=ExpressionWrapper(
                 Q(status=LinkedAccount.Status.ACTIVE, refresh_expires_at__lte=warn_before),
@@ -70,21 +70,11 @@ class ProviderCard:
 
 def cards_for(user) -> list[ProviderCard]:
     """One card per provider, with the user's live links to it, in one query."""
-    cards = {provider.name: ProviderCard(provider) for provider in registry.all_providers()}
+    cards = {provider.name: ProviderCard(provider) for provider in registry.user_providers()}
     for account in accounts_for(user):
         if account.provider in cards:
             cards[account.provider].accounts.append(account)
     return list(cards.values())
-
-
-def due_for_refresh(provider_names: list[str], window: timedelta) -> QuerySet[LinkedAccount]:
-    """Active links whose access token expires within `window`: the one definition of "due"
-    for the sweep, the command and the stats (served by the partial expiry indexes)."""
-    return LinkedAccount.objects.filter(
-        provider__in=provider_names,
-        status=LinkedAccount.Status.ACTIVE,
-        expires_at__lte=timezone.now() + window,
-    )
 
 
 def provider_of(account_id: int) -> str:
@@ -98,7 +88,7 @@ def due_for_verification(provider_name: str, *, limit: int | None = None) -> Que
     """Ids of the provider's live links, the longest unverified first, at most `limit`."""
     ids = (
         LinkedAccount.objects.filter(provider=provider_name)
-        .exclude(status=LinkedAccount.Status.REVOKED)
+        .live()
         .order_by(F("last_verified_at").asc(nulls_first=True), "pk")
         .values_list("pk", flat=True)
     )
@@ -120,7 +110,7 @@ def refresh_queue(provider_names: list[str], window: timedelta) -> RefreshQueue:
     queued = LinkedAccount.objects.filter(refresh_queued_at__isnull=False).aggregate(
         n=Count("pk"), oldest=Min("refresh_queued_at")
     )
-    due = due_for_refresh(provider_names, window).filter(refresh_queued_at__isnull=True).count()
+    due = LinkedAccount.objects.filter(provider__in=provider_names).due(window).unqueued().count()
     return RefreshQueue(queued=queued["n"], oldest_queued_at=queued["oldest"], due_unqueued=due)
 
 
@@ -154,8 +144,7 @@ def link_overview(*, failures_within: timedelta = timedelta(hours=24)) -> LinkOv
     )
     for provider, status, count in rows:
         counted.setdefault(provider, {})[status] = count
-    every = [*registry.all_providers(), *registry.app_providers()]
-    known = {provider.name: provider.display_name for provider in every}
+    known = {provider.name: provider.display_name for provider in registry.every_provider()}
     providers = [
         ProviderCounts(
             provider=name,

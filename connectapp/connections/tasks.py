@@ -12,8 +12,8 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
+from connectapp.exceptions import ProviderUnavailable
 from connectapp.providers import registry
-from connectapp.providers.base import ProviderUnavailable
 
 from . import metrics, ratelimit, selectors, services
 
@@ -99,7 +99,7 @@ def refresh_due() -> int:
     """Enqueue a refresh of every link whose token expires within the refresh window and that
     has none queued yet; answers how many were enqueued."""
     count = 0
-    for provider in registry.all_providers():
+    for provider in registry.user_providers():
         if not (provider.supports_refresh and provider.configured):
             continue
         batches = services.claim_due_refreshes(
@@ -117,7 +117,7 @@ def verify_all() -> int:
     """Enqueue a verification of the live links of providers whose tokens do not expire, the
     longest unverified first; answers how many were enqueued."""
     count = 0
-    for provider in registry.all_providers():
+    for provider in registry.user_providers():
         if provider.supports_refresh or not provider.configured:
             continue
         ids = selectors.due_for_verification(

@@ -11,14 +11,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connectapp.celery import app
-from connectapp.providers import registry
-from connectapp.providers.base import (
+from connectapp.exceptions import (
     AccessRevoked,
+    AccountLinkedElsewhere,
+    AppCredentialsRefused,
     FlowDeclined,
     FlowError,
+    ProviderNotConfigured,
     ProviderUnavailable,
     UnknownProvider,
 )
+from connectapp.providers import registry
 
 from . import connect_limit, selectors, services
 
@@ -37,6 +40,20 @@ def _callback_url(request: HttpRequest, provider_name: str) -> str:
     if settings.CONNECTAPP_PUBLIC_URL:
         return settings.CONNECTAPP_PUBLIC_URL.rstrip("/") + path
     return request.build_absolute_uri(path)
+
+
+#: The HTTP status of a flow that cannot go on; any other `FlowError` is a bad request.
+FLOW_ERROR_STATUSES = (
+    (AccountLinkedElsewhere, 409),
+    (ProviderNotConfigured, 404),
+    (AppCredentialsRefused, 502),
+    (FlowDeclined, 200),
+)
+
+
+def flow_status(error: FlowError) -> int:
+    """Return the HTTP status a page about `error` answers with."""
+    return next((status for kind, status in FLOW_ERROR_STATUSES if isinstance(error, kind)), 400)
 
 
 def _problem(request: HttpRequest, provider, message: str, status: int) -> HttpResponse:
@@ -78,7 +95,7 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
             request.session, request.user, chosen.name, _callback_url(request, chosen.name)
         )
     except FlowError as error:
-        return _problem(request, chosen, str(error), error.status_code)
+        return _problem(request, chosen, str(error), flow_status(error))
     except ProviderUnavailable as outage:
         logger.warning("starting a %s flow failed: %s", chosen.name, outage)
         return _problem(
@@ -96,7 +113,7 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
 def callback(request: HttpRequest, provider: str) -> HttpResponse:
     chosen = _provider_or_404(provider)
     try:
-        account = services.complete_connect(
+        link = services.complete_connect(
             request.session,
             request.user,
             chosen.name,
@@ -109,7 +126,7 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
         )
         return redirect("connections:index")
     except FlowError as error:
-        return _problem(request, chosen, str(error), error.status_code)
+        return _problem(request, chosen, str(error), flow_status(error))
     except AccessRevoked as refusal:
         logger.info("a %s callback was refused by the provider: %s", chosen.name, refusal)
         return _problem(
@@ -128,7 +145,7 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
             "completed. Please try again in a few minutes.",
             502,
         )
-    messages.success(request, f"Connected {chosen.display_name} as {account.username}.")
+    messages.success(request, f"Connected {chosen.display_name} as {link.username}.")
     return redirect("connections:index")
 
 

@@ -55,34 +55,6 @@ COMMON_SCOPE_WORDS = {
 }
 
 
-class ProviderError(Exception):
-    """A provider call failed. The message is safe to show: it never holds a secret."""
-
-
-class ProviderUnavailable(ProviderError):
-    """The provider could not answer now (timeout, 5xx, 429, garbage): try again later."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class AccessRevoked(ProviderError):
-    """The provider said no to our credentials: the user has to connect again."""
-
-
-class FlowError(Exception):
-    """A callback that cannot complete a flow. The message is shown to the user."""
-
-    status_code = 400
-
-
-class FlowDeclined(FlowError):
-    """The user declined at the provider."""
-
-    status_code = 200
-
-
 class Provider(ABC):
     name: ClassVar[str]
     display_name: ClassVar[str]
@@ -151,7 +123,3 @@ class Provider(ABC):
     @abstractmethod
     def session(self, tokens: TokenSet) -> requests.Session:
         """A session that authenticates every request with the link's credentials."""
-
-
-class UnknownProvider(LookupError):
-    pass

@@ -20,16 +20,16 @@ from authlib.integrations.requests_client import OAuth1Session
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import (
+from connectapp.exceptions import (
     AccessRevoked,
-    Authorization,
+    AppCredentialsRefused,
+    AuthorizationRefused,
     FlowDeclined,
     FlowError,
-    Identity,
-    Provider,
     ProviderUnavailable,
-    TokenSet,
 )
+
+from .base import Authorization, Identity, Provider, TokenSet
 from .http import error_message, json_body, raise_for_outage, transport_errors
 
 SIGNATURE_METHODS = ("HMAC-SHA1", "PLAINTEXT")
@@ -89,7 +89,7 @@ class Discogs(Provider):
             token = self._fetch_token(
                 client.fetch_request_token,
                 self._url("/oauth/request_token"),
-                refused=_AppRefused,
+                refused=partial(AppCredentialsRefused, "Discogs"),
             )
         if token.get("oauth_callback_confirmed") != "true" or not token.get("oauth_token_secret"):
             raise ProviderUnavailable("Discogs answered a request token we cannot use")
@@ -119,7 +119,7 @@ class Discogs(Provider):
             token = self._fetch_token(
                 partial(client.fetch_access_token, verifier=verifier),
                 self._url("/oauth/access_token"),
-                refused=_AuthorizationRefused,
+                refused=partial(AuthorizationRefused, "Discogs"),
             )
         if not token.get("oauth_token_secret"):
             raise ProviderUnavailable("Discogs answered an access token we cannot use")
@@ -176,25 +176,3 @@ class Discogs(Provider):
         if not token.get("oauth_token"):
             raise ProviderUnavailable("Discogs answered a token response without a token")
         return token
-
-
-class _AppRefused(FlowError):
-    """Discogs refused this site's own credentials: the operator has to fix the configuration."""
-
-    status_code = 502
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Discogs refused this site's application credentials, so no connection can be "
-            "started. The site's Discogs configuration needs fixing by its operator."
-        )
-
-
-class _AuthorizationRefused(FlowError):
-    """Discogs would not exchange this callback's request token and verifier."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Discogs did not accept this authorization: it may have been used already or "
-            "tampered with. Please start again."
-        )

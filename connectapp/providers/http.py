@@ -15,7 +15,7 @@ from typing import Any
 import requests
 from django.utils import timezone
 
-from .base import ProviderUnavailable
+from connectapp.exceptions import ProviderUnavailable
 
 #: A longer `Retry-After` is a provider's mistake; we come back after this many seconds.
 MAX_RETRY_AFTER = 24 * 60 * 60.0

@@ -21,18 +21,16 @@ from authlib.integrations.requests_client import OAuth2Session
 from django.conf import settings
 from django.utils import timezone
 
-from . import http
-from .base import (
+from connectapp.exceptions import (
     AccessRevoked,
-    Authorization,
     FlowDeclined,
     FlowError,
-    Identity,
-    Provider,
     ProviderError,
     ProviderUnavailable,
-    TokenSet,
 )
+
+from . import http
+from .base import Authorization, Identity, Provider, TokenSet
 
 #: RFC 6749 §5.2 errors that blame this site's app credentials, not the user's grant: a
 #: misconfigured site must not send every user to reconnect.

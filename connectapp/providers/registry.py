@@ -10,8 +10,10 @@ from functools import cache
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from connectapp.exceptions import UnknownProvider
+
 from . import config
-from .base import Provider, UnknownProvider
+from .base import Provider
 
 BUILTIN_PROVIDERS = (
     "connectapp.providers.discogs.Discogs",
@@ -41,18 +43,23 @@ def validate() -> None:
 
 
 def get(name: str) -> Provider:
-    """Any provider, per-user or app-level."""
+    """Return the provider of that name, per-user or app-level."""
     try:
         return _all()[name]
     except KeyError:
         raise UnknownProvider(name) from None
 
 
-def all_providers() -> list[Provider]:
-    """The providers users connect their accounts to (what the pages and the sweeps serve)."""
+def user_providers() -> list[Provider]:
+    """Return the providers users link their accounts to (what the pages and sweeps serve)."""
     return [provider for provider in _all().values() if not provider.app_level]
 
 
 def app_providers() -> list[Provider]:
-    """The providers this site holds one app-level (client credentials) connection to."""
+    """Return the providers this site holds one app-level (client credentials) link to."""
     return [provider for provider in _all().values() if provider.app_level]
+
+
+def every_provider() -> list[Provider]:
+    """Return every provider, those users link to first, then the app-level ones."""
+    return [*user_providers(), *app_providers()]

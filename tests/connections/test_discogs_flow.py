@@ -15,6 +15,7 @@ from django.test import Client
 
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
+from connectapp.exceptions import ProviderUnavailable
 from connectapp.sandbox.discogs import standin
 from tests.conftest import PASSWORD
 from tests.providers.discogs_support import (
@@ -302,7 +303,7 @@ def test_no_secret_reaches_the_logs(discogs, signed_in, settings, caplog):
 
     assert services.verify(link.pk) == "verified"
     discogs.inject_fault("error", "identity", status=500)
-    with pytest.raises(services.ProviderUnavailable):
+    with pytest.raises(ProviderUnavailable):
         services.verify(link.pk)
     discogs.revoke(token=link.access_token)
     assert services.verify(link.pk) == "needs_reconnect"

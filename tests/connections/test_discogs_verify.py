@@ -18,7 +18,7 @@ from django.core.management import call_command
 from connectapp.celery import app
 from connectapp.connections import services, tasks
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
-from connectapp.providers.base import AccessRevoked, ProviderUnavailable
+from connectapp.exceptions import AccessRevoked, ProviderUnavailable
 from connectapp.sandbox.discogs import standin
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from connectapp.connections import services
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
-from connectapp.providers.base import FlowError
+from connectapp.exceptions import FlowError
 from connectapp.sandbox.pinterest import standin
 from tests.factories import LinkedAccountFactory
 from tests.providers.discogs_support import database_state

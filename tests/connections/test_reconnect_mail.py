@@ -5,7 +5,7 @@ from django.core import mail
 
 from connectapp.connections import services
 from connectapp.connections.models import LinkedAccount
-from connectapp.providers.base import ProviderUnavailable
+from connectapp.exceptions import ProviderUnavailable
 from connectapp.sandbox.pinterest import standin
 from tests.factories import LinkedAccountFactory, UserFactory
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from connectapp.celery import app
 from connectapp.connections import services, tasks
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
-from connectapp.providers.base import AccessRevoked, ProviderUnavailable
+from connectapp.exceptions import AccessRevoked, ProviderUnavailable
 from connectapp.sandbox.pinterest import standin
 from tests.factories import DiscogsAccountFactory
 from tests.providers.pinterest_support import pinterest_link

@@ -10,8 +10,8 @@ import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
 
+from connectapp.exceptions import AccessRevoked, ProviderUnavailable, UnknownProvider
 from connectapp.providers import config, registry
-from connectapp.providers.base import AccessRevoked, ProviderUnavailable, UnknownProvider
 from connectapp.providers.oauth2 import ClientCredentialsProvider, OAuth2Provider
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -323,7 +323,7 @@ def test_the_registry_serves_configured_providers_by_name(tmp_path, settings):
 
     assert registry.get("acme").display_name == "Acme"
     assert registry.get("alternative-payments").app_level
-    assert [p.name for p in registry.all_providers()] == ["discogs", "pinterest", "acme"]
+    assert [p.name for p in registry.user_providers()] == ["discogs", "pinterest", "acme"]
     assert [p.name for p in registry.app_providers()] == ["alternative-payments"]
     assert registry.get("acme") is registry.get("acme")
     with pytest.raises(UnknownProvider):

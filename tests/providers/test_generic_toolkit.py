@@ -20,14 +20,9 @@ from django.utils import timezone
 
 from connectapp.connections import selectors, services
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
+from connectapp.exceptions import AccessRevoked, FlowError, ProviderError, ProviderUnavailable
 from connectapp.providers import registry
-from connectapp.providers.base import (
-    AccessRevoked,
-    FlowError,
-    ProviderError,
-    ProviderUnavailable,
-    TokenSet,
-)
+from connectapp.providers.base import TokenSet
 from connectapp.providers.oauth2 import OAuth2Provider
 from tests.oauth_server import harness
 from tests.providers.pinterest_support import path_of, query_of
@@ -228,7 +223,7 @@ def test_a_refresh_rotates_the_refresh_token_and_the_old_one_dies(
 ):
     connect(signed_in, toolkit)
     account = LinkedAccount.objects.get(user=user)
-    old = services.tokens_of(account)
+    old = account.token_set()
 
     assert services.refresh(account.pk, force=True) == "refreshed"
 
@@ -247,7 +242,7 @@ def test_a_refresh_token_used_elsewhere_marks_the_link_needs_reconnect(
 ):
     connect(signed_in, toolkit)
     account = LinkedAccount.objects.get(user=user)
-    registry.get("toolkit").refresh(services.tokens_of(account))
+    registry.get("toolkit").refresh(account.token_set())
 
     assert services.refresh(account.pk, force=True) == "needs_reconnect"
 
@@ -279,9 +274,9 @@ def test_verify_and_on_demand_refresh_go_through_the_same_services(
 
 @pytest.mark.parametrize("name", ["toolkit-app", "toolkit-app-post"])
 def test_an_app_level_token_is_obtained_on_first_use_and_cached(db, toolkit, providers, name):
-    token = services.get_access_token(name)
+    token = services.app_access_token(name)
 
-    assert services.get_access_token(name) == token
+    assert services.app_access_token(name) == token
     link = LinkedAccount.objects.get(provider=name)
     assert link.user is None and link.status == Status.ACTIVE
     assert link.external_id == "app-client"
@@ -297,12 +292,12 @@ def test_an_app_level_token_is_obtained_on_first_use_and_cached(db, toolkit, pro
 
 
 def test_an_app_level_token_about_to_expire_is_replaced(db, toolkit, providers):
-    first = services.get_access_token("toolkit-app")
+    first = services.app_access_token("toolkit-app")
     LinkedAccount.objects.filter(provider="toolkit-app").update(
         expires_at=timezone.now() + timedelta(minutes=1)
     )
 
-    second = services.get_access_token("toolkit-app")
+    second = services.app_access_token("toolkit-app")
 
     assert second != first
     assert introspect(toolkit, second)["active"] is True
@@ -313,7 +308,7 @@ def test_an_app_level_token_about_to_expire_is_replaced(db, toolkit, providers):
 
 
 def test_concurrent_callers_cause_one_token_request(transactional_db, postgres, toolkit, providers):
-    services.get_access_token("toolkit-app")
+    services.app_access_token("toolkit-app")
     LinkedAccount.objects.filter(provider="toolkit-app").update(
         expires_at=timezone.now() + timedelta(minutes=1)
     )
@@ -323,7 +318,7 @@ def test_concurrent_callers_cause_one_token_request(transactional_db, postgres, 
     def caller() -> None:
         try:
             start.wait()
-            tokens.append(services.get_access_token("toolkit-app"))
+            tokens.append(services.app_access_token("toolkit-app"))
         finally:
             connection.close()
 
@@ -340,7 +335,7 @@ def test_concurrent_callers_cause_one_token_request(transactional_db, postgres, 
 
 def test_wrong_app_credentials_are_a_readable_error_and_nothing_is_cached(db, toolkit, providers):
     with pytest.raises(ProviderUnavailable, match=r"app credentials \(invalid_client\)"):
-        services.get_access_token("toolkit-wrong")
+        services.app_access_token("toolkit-wrong")
 
     link = LinkedAccount.objects.get(provider="toolkit-wrong")
     assert link.status == Status.ERROR and link.access_token == ""
@@ -351,7 +346,7 @@ def test_wrong_app_credentials_are_a_readable_error_and_nothing_is_cached(db, to
 
 
 def test_admin_refresh_and_verify_of_an_app_link_use_client_credentials(db, toolkit, providers):
-    first = services.get_access_token("toolkit-app")
+    first = services.app_access_token("toolkit-app")
     link = LinkedAccount.objects.get(provider="toolkit-app")
 
     assert services.refresh(link.pk, actor="admin:root", force=True) == "refreshed"
@@ -364,11 +359,11 @@ def test_admin_refresh_and_verify_of_an_app_link_use_client_credentials(db, tool
 
 def test_a_per_user_name_is_not_an_app_level_provider(db, providers):
     with pytest.raises(LookupError, match="not an app-level provider"):
-        services.get_access_token("toolkit")
+        services.app_access_token("toolkit")
 
 
 def test_the_session_for_an_app_level_provider_carries_its_token(db, toolkit, providers):
-    with services.authorized_session("toolkit-app") as session:
+    with services.app_session("toolkit-app") as session:
         answer = session.get(f"{toolkit.url}/api/me/", timeout=10)
     with requests.get(f"{toolkit.url}/api/me/", timeout=10) as anonymous:
         assert anonymous.status_code == 403
@@ -377,10 +372,25 @@ def test_the_session_for_an_app_level_provider_carries_its_token(db, toolkit, pr
     assert answer.json() == {"data": {"user": None}}
 
 
+def test_the_old_string_form_still_answers_the_app_token_with_a_deprecation_warning(
+    db, toolkit, providers
+):
+    with pytest.warns(DeprecationWarning, match=r"call app_access_token\(provider_name\)"):
+        token = services.get_access_token("toolkit-app")
+    with pytest.warns(DeprecationWarning, match=r"call app_session\(provider_name\)"):
+        session = services.authorized_session("toolkit-app")
+    with session:
+        answer = session.get(f"{toolkit.url}/api/me/", timeout=10)
+
+    assert token == services.app_access_token("toolkit-app")
+    assert answer.status_code == 200
+    assert answer.json() == {"data": {"user": None}}
+
+
 def test_app_links_are_listed_with_no_user_and_shown_in_admin(
     admin_client, toolkit, providers, capsys
 ):
-    services.get_access_token("toolkit-app")
+    services.app_access_token("toolkit-app")
     link = LinkedAccount.objects.get(provider="toolkit-app")
 
     call_command("connections", "list", "--json")
@@ -391,7 +401,7 @@ def test_app_links_are_listed_with_no_user_and_shown_in_admin(
     assert listing.status_code == 200 and b"toolkit-app" in listing.content
     detail = admin_client.get(f"/admin/connections/linkedaccount/{link.pk}/change/")
     assert b"Connected" in detail.content
-    assert services.get_access_token("toolkit-app").encode() not in detail.content
+    assert services.app_access_token("toolkit-app").encode() not in detail.content
 
 
 def test_tokens_are_not_handed_to_the_per_user_refresh_grant(db, toolkit, providers):
@@ -399,7 +409,7 @@ def test_tokens_are_not_handed_to_the_per_user_refresh_grant(db, toolkit, provid
     provider = registry.get("toolkit-app")
     tokens = provider.refresh(TokenSet(access_token="", refresh_token="never-sent"))
     assert tokens.refresh_token == "" and introspect(toolkit, tokens.access_token)["active"]
-    assert "toolkit-app" not in [p.name for p in registry.all_providers()]
+    assert "toolkit-app" not in [p.name for p in registry.user_providers()]
     with pytest.raises(FlowError):
         provider.begin(CALLBACK)
 
@@ -434,7 +444,7 @@ def test_disconnecting_revokes_the_grant_at_the_server(
     """The client authenticates as configured: in the form body (no header), or HTTP Basic."""
     connect(signed_in, toolkit, provider=name)
     account = LinkedAccount.objects.get(user=user, provider=name)
-    tokens = services.tokens_of(account)
+    tokens = account.token_set()
     assert introspect(toolkit, tokens.access_token)["active"] is True
     assert profile(toolkit, tokens.access_token).status_code == 200
     revocations = toolkit.requests_to(REVOCATION)
@@ -452,7 +462,7 @@ def test_disconnecting_on_the_page_revokes_the_grant_at_the_server(
 ):
     connect(signed_in, toolkit)
     account = LinkedAccount.objects.get(user=user)
-    tokens = services.tokens_of(account)
+    tokens = account.token_set()
     page = signed_in.get(f"/connections/{account.pk}/disconnect/")
     assert b"also asks Toolkit to revoke" in page.content
 
@@ -468,7 +478,7 @@ def test_a_provider_without_a_revocation_url_makes_no_revocation_request(
 ):
     connect(signed_in, toolkit, provider="toolkit-keep")
     account = LinkedAccount.objects.get(user=user)
-    tokens = services.tokens_of(account)
+    tokens = account.token_set()
     page = signed_in.get(f"/connections/{account.pk}/disconnect/")
     assert b"remove this site" in page.content
     revocations = toolkit.requests_to(REVOCATION)
@@ -488,7 +498,7 @@ def test_a_revocation_endpoint_that_is_down_still_disconnects_here(
     caplog.set_level(logging.DEBUG)
     connect(signed_in, toolkit, provider="toolkit-down")
     account = LinkedAccount.objects.get(user=user)
-    tokens = services.tokens_of(account)
+    tokens = account.token_set()
 
     answer = signed_in.post(f"/connections/{account.pk}/disconnect/")
 
@@ -508,7 +518,7 @@ def test_a_revocation_with_wrong_app_credentials_is_refused_and_says_so_without_
     signed_in, user, toolkit, providers
 ):
     connect(signed_in, toolkit)
-    tokens = services.tokens_of(LinkedAccount.objects.get(user=user))
+    tokens = LinkedAccount.objects.get(user=user).token_set()
     configured = registry.get("toolkit")
     impostor = OAuth2Provider(
         name="toolkit",
@@ -531,7 +541,7 @@ def test_a_revocation_with_wrong_app_credentials_is_refused_and_says_so_without_
 
 def test_without_a_refresh_token_the_access_token_is_revoked(signed_in, user, toolkit, providers):
     connect(signed_in, toolkit)
-    tokens = services.tokens_of(LinkedAccount.objects.get(user=user))
+    tokens = LinkedAccount.objects.get(user=user).token_set()
 
     registry.get("toolkit").revoke(TokenSet(access_token=tokens.access_token))
 

@@ -3,8 +3,8 @@
 import pytest
 import requests
 
+from connectapp.exceptions import ProviderUnavailable
 from connectapp.providers import http
-from connectapp.providers.base import ProviderUnavailable
 
 
 def answer(status: int, retry_after: str) -> requests.Response:

@@ -13,15 +13,9 @@ import pytest
 import requests
 from django.utils import timezone
 
+from connectapp.exceptions import AccessRevoked, FlowDeclined, FlowError, ProviderUnavailable
 from connectapp.providers import registry
-from connectapp.providers.base import (
-    AccessRevoked,
-    FlowDeclined,
-    FlowError,
-    Identity,
-    ProviderUnavailable,
-    TokenSet,
-)
+from connectapp.providers.base import Identity, TokenSet
 from connectapp.providers.oauth2 import OAuth2Provider
 from connectapp.sandbox.pinterest import standin
 from tests.providers.pinterest_support import CALLBACK, answer_at_pinterest, query_of

@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 from connectapp.connections import crypto, services
 from connectapp.connections.models import LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
-from connectapp.providers.base import ProviderUnavailable
+from connectapp.exceptions import ProviderUnavailable
 from connectapp.redaction import RedactSecretsFilter
 from tests.providers import discogs_support, pinterest_support
 from tests.providers.discogs_support import query_of

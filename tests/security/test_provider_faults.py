@@ -20,7 +20,7 @@ from django.test import Client
 from connectapp.connections import services
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
-from connectapp.providers.base import ProviderUnavailable
+from connectapp.exceptions import ProviderUnavailable
 from tests.providers import discogs_support, pinterest_support
 from tests.providers.pinterest_support import pinterest_link
 from tests.security.support import discogs_link, tables

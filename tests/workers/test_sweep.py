@@ -19,7 +19,7 @@ from django.utils import timezone
 from connectapp.celery import app
 from connectapp.connections import metrics, ratelimit, services, shared_state, tasks
 from connectapp.connections.models import LinkedAccount
-from connectapp.providers.base import ProviderUnavailable
+from connectapp.exceptions import ProviderUnavailable
 from connectapp.sandbox.pinterest import standin
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
 from tests.providers.pinterest_support import pinterest_link

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from connectapp.exceptions import ProviderUnavailable, UnknownProvider
 from connectapp.providers import registry
-from connectapp.providers.base import ProviderUnavailable, UnknownProvider
 
 from ... import metrics, selectors, services
 from ...crypto import DecryptionError
@@ -21,7 +21,7 @@ def _iso(value) -> str | None:
 
 
 def _refreshing_providers() -> list[str]:
-    return [provider.name for provider in registry.all_providers() if provider.supports_refresh]
+    return [provider.name for provider in registry.user_providers() if provider.supports_refresh]
 
 
 def link_row(account: LinkedAccount) -> dict:
@@ -99,7 +99,9 @@ class Command(BaseCommand):
         if due:
             names = _refreshing_providers()
             window = settings.CONNECTAPP_REFRESH_WINDOW
-            due = selectors.due_for_refresh(names, window).order_by("expires_at")
+            due = (
+                LinkedAccount.objects.filter(provider__in=names).due(window).order_by("expires_at")
+            )
             targets = list(due.values_list("pk", flat=True))
         else:
             targets = self._existing(ids) or self._live_ids(Status.ACTIVE)

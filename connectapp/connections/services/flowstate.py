@@ -1,0 +1,100 @@
+"""Pending connection flows, kept in the browser's session until their callback.
+
+A flow is single-use: its callback takes it out of the stored session under the session's
+row lock, so a double-submitted callback exchanges its code or verifier once.
+"""
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import transaction
+
+from connectapp.exceptions import FlowError
+from connectapp.providers.base import Authorization, Provider
+
+from .. import crypto
+
+FLOWS_SESSION_KEY = "connectapp.flows"
+MAX_PENDING_FLOWS = 10
+
+
+def _flow_id(flow_key: str) -> str:
+    """Sessions hold a digest of the flow key, not the key (a request token is a credential)."""
+    return hashlib.sha256(flow_key.encode()).hexdigest()
+
+
+def _live_flows(session: SessionBase) -> dict[str, dict[str, Any]]:
+    oldest = time.time() - settings.CONNECTAPP_FLOW_TTL.total_seconds()
+    flows = session.get(FLOWS_SESSION_KEY, {})
+    return {key: flow for key, flow in flows.items() if flow["started"] >= oldest}
+
+
+def keep_flow(session: SessionBase, user, provider: Provider, authorization: Authorization) -> None:
+    """Keep a started flow in the session, its secrets encrypted; the oldest go past a few."""
+    flows = _live_flows(session)
+    while len(flows) >= MAX_PENDING_FLOWS:
+        flows.pop(min(flows, key=lambda key: flows[key]["started"]))
+    flows[_flow_id(authorization.flow_key)] = {
+        "provider": provider.name,
+        "user": user.pk,
+        "started": time.time(),
+        "pending": crypto.encrypt(json.dumps(authorization.pending)),
+    }
+    session[FLOWS_SESSION_KEY] = flows
+
+
+def _pop_flow_once(session: SessionBase, flow_id: str) -> dict[str, Any] | None:
+    """Take a flow out of the stored session under its row lock, and save at once.
+
+    Two callbacks of one browser session racing (a double submit at the provider) both loaded
+    the session before either saved it; reading the stored copy under the lock lets only the
+    first take the flow, so a code or verifier is never exchanged twice.
+    """
+    if session.session_key is None:
+        return None
+    with transaction.atomic():
+        stored = (
+            session.model.objects.select_for_update()
+            .filter(session_key=session.session_key)
+            .first()
+        )
+        flows = session.decode(stored.session_data).get(FLOWS_SESSION_KEY, {}) if stored else {}
+        flow = flows.pop(flow_id, None)
+        if flow is not None:
+            session[FLOWS_SESSION_KEY] = flows
+            session.save()
+    return flow
+
+
+def take_flow(
+    session: SessionBase, user, provider: Provider, params: Mapping[str, str]
+) -> dict[str, Any]:
+    """Remove the callback's flow from the session (it is single-use); return its secrets."""
+    flow_key = provider.flow_key(params)
+    if not flow_key:
+        raise FlowError(
+            f"The answer from {provider.display_name} is missing what identifies this "
+            "connection attempt. Please start again."
+        )
+    flow = _pop_flow_once(session, _flow_id(flow_key))
+    if flow is None:
+        raise FlowError(
+            "This connection attempt is unknown: it was already used, or it was started in "
+            "another browser session. Please start again."
+        )
+    if flow["provider"] != provider.name or flow["user"] != user.pk:
+        raise FlowError("This connection attempt belongs to someone else. Please start again.")
+    if flow["started"] < time.time() - settings.CONNECTAPP_FLOW_TTL.total_seconds():
+        raise FlowError("This connection attempt has expired. Please start again.")
+    try:
+        return json.loads(crypto.decrypt(flow["pending"]))
+    except crypto.DecryptionError:
+        # Started under an encryption key that has since been removed from the list.
+        raise FlowError(
+            "This connection attempt can no longer be read. Please start again."
+        ) from None

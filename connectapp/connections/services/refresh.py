@@ -1,0 +1,151 @@
+"""Refreshing one link's access token, and saving the rotated tokens when the database fails.
+
+The row lock is held across the provider call, so a rotated refresh token is saved before
+anyone else can read the old one.
+"""
+
+import logging
+import time
+from datetime import timedelta
+from enum import StrEnum
+from functools import partial
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from connectapp.exceptions import AccessRevoked, ProviderUnavailable
+from connectapp.providers import registry
+from connectapp.providers.base import TokenSet
+
+from .. import writeahead
+from ..models import LinkedAccount
+from .events import Kind, Outcome, needs_reconnect, record_event
+
+logger = logging.getLogger(__name__)
+
+#: A token this close to its expiry is refreshed before it is handed out.
+ACCESS_TOKEN_MARGIN = timedelta(minutes=5)
+#: Pauses between the attempts to save rotated tokens after a database error.
+SAVE_RETRY_DELAYS = (0.05, 0.25, 1.0)
+RESCUED = "new tokens saved after a database error"
+
+
+class RefreshOutcome(StrEnum):
+    """What `refresh` did; tasks, admin, the command and the metrics read it."""
+
+    REFRESHED = "refreshed"
+    NOT_DUE = "not_due"
+    ALREADY_REFRESHED = "already_refreshed"
+    SKIPPED = "skipped"
+    GONE = "gone"
+    NEEDS_RECONNECT = "needs_reconnect"
+
+
+def refresh(
+    link_id: int,
+    *,
+    actor: str = "worker",
+    force: bool = False,
+    within: timedelta | None = None,
+) -> RefreshOutcome:
+    """Refresh one link's access token and return what happened; one refresh of a link at a time.
+
+    Whether the link is due (its token expires `within`, by default the refresh window) is
+    decided on the row read under the lock, so callers holding a stale copy cause no extra
+    refresh; `force` refreshes even a link not due. Raises `ProviderUnavailable` for the
+    caller to retry later, with the link untouched.
+
+    A rotated refresh token is written ahead to the cache before the row is saved, and saved
+    again when the database fails (see `writeahead`): a database error at that moment
+    raises only when the new tokens could not be saved at all, and the next refresh of the
+    link saves them from the cache instead of spending the dead refresh token.
+    """
+    requested_at = timezone.now()
+    window = settings.CONNECTAPP_REFRESH_WINDOW if within is None else within
+    rotated: TokenSet | None = None
+    try:
+        with transaction.atomic():
+            link = LinkedAccount.objects.locked().filter(pk=link_id).first()
+            if link is None:
+                return RefreshOutcome.GONE
+            provider = registry.get(link.provider)
+            rescued = writeahead.rescued(link) if provider.supports_refresh else None
+            if rescued is not None:
+                _save_refreshed(link, rescued, actor=actor, detail=RESCUED)
+                return RefreshOutcome.REFRESHED
+            if link.status != LinkedAccount.Status.ACTIVE or not provider.supports_refresh:
+                return RefreshOutcome.SKIPPED
+            if link.last_refreshed_at and link.last_refreshed_at >= requested_at:
+                return RefreshOutcome.ALREADY_REFRESHED
+            if not force and not link.is_due(window):
+                return RefreshOutcome.NOT_DUE
+            previous = link.refresh_token
+            try:
+                tokens = provider.refresh(link.token_set())
+            except AccessRevoked as refusal:
+                needs_reconnect(link, str(refusal), actor=actor)
+                return RefreshOutcome.NEEDS_RECONNECT
+            except ProviderUnavailable as outage:
+                unavailable = outage
+            else:
+                if tokens.refresh_token:
+                    # The old refresh token is dead at the provider from now on.
+                    rotated = tokens
+                    writeahead.keep(link.pk, previous, tokens)
+                _save_refreshed(link, tokens, actor=actor)
+                return RefreshOutcome.REFRESHED
+    except DatabaseError:
+        if rotated is None:
+            raise
+        return _save_after_database_error(link_id, previous, rotated, actor=actor)
+    record_event(
+        link, Kind.REFRESHED, actor=actor, outcome=Outcome.TRANSIENT, detail=str(unavailable)
+    )
+    raise unavailable
+
+
+def _save_refreshed(link: LinkedAccount, tokens: TokenSet, *, actor: str, detail: str = "") -> None:
+    """Within the caller's transaction and lock."""
+    link.mark_active(tokens)
+    link.last_refreshed_at = timezone.now()
+    link.refresh_queued_at = None
+    link.save()
+    record_event(link, Kind.REFRESHED, actor=actor, detail=detail)
+    if tokens.refresh_token:
+        transaction.on_commit(partial(writeahead.forget, link.pk))
+    logger.info("link %s: refreshed %s token", link.pk, link.provider)
+
+
+def _save_after_database_error(
+    link_id: int, previous_refresh_token: str, tokens: TokenSet, *, actor: str
+) -> RefreshOutcome:
+    """The provider rotated the refresh token and the database refused the new one: save it
+    again now, in a new transaction (on a new connection when the old one broke)."""
+    logger.error("link %s: saving the refreshed tokens failed; trying again", link_id)
+    failure: DatabaseError | None = None
+    for delay in SAVE_RETRY_DELAYS:
+        time.sleep(delay)
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+        try:
+            with transaction.atomic():
+                link = LinkedAccount.objects.locked().filter(pk=link_id).first()
+                if link is None:
+                    return RefreshOutcome.GONE
+                if link.status == LinkedAccount.Status.REVOKED:
+                    return RefreshOutcome.SKIPPED
+                if link.refresh_token == tokens.refresh_token:
+                    return RefreshOutcome.REFRESHED  # the first save was committed after all
+                if link.refresh_token != previous_refresh_token:
+                    return RefreshOutcome.SKIPPED  # reconnected meanwhile: these tokens are moot
+                _save_refreshed(link, tokens, actor=actor, detail=RESCUED)
+                return RefreshOutcome.REFRESHED
+        except DatabaseError as error:
+            failure = error
+    logger.error(
+        "link %s: the refreshed tokens could not be saved; they wait encrypted in the cache "
+        "for the link's next refresh",
+        link_id,
+    )
+    raise failure

@@ -1,0 +1,73 @@
+"""Every error type of the product. Messages are safe to show: none ever holds a secret.
+
+Which HTTP status an error answers with is the views' choice, not the error's.
+"""
+
+
+class ProviderError(Exception):
+    """A provider call failed."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not answer now (timeout, 5xx, 429, garbage): try again later."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AccessRevoked(ProviderError):
+    """The provider said no to our credentials: the user has to connect again."""
+
+
+class UnknownProvider(LookupError):
+    """No provider of that name (or of that kind) is configured."""
+
+
+class FlowError(Exception):
+    """A callback that cannot complete a flow. The message is shown to the user."""
+
+
+class FlowDeclined(FlowError):
+    """The user declined at the provider."""
+
+
+class AccountLinkedElsewhere(FlowError):
+    """The account at the provider is already linked to another user here."""
+
+    def __init__(self, provider) -> None:
+        super().__init__(
+            f"This {provider.display_name} account is already connected to another user here. "
+            f"Disconnect it there first, or connect a different {provider.display_name} account."
+        )
+
+
+class ProviderNotConfigured(FlowError):
+    """The site has no credentials for this provider."""
+
+    def __init__(self, provider) -> None:
+        super().__init__(f"{provider.display_name} is not configured on this site.")
+
+
+class AppCredentialsRefused(FlowError):
+    """The provider refused this site's own credentials: the operator has to fix them."""
+
+    def __init__(self, display_name: str) -> None:
+        super().__init__(
+            f"{display_name} refused this site's application credentials, so no connection can "
+            f"be started. The site's {display_name} configuration needs fixing by its operator."
+        )
+
+
+class AuthorizationRefused(FlowError):
+    """The provider would not exchange this callback's request token and verifier."""
+
+    def __init__(self, display_name: str) -> None:
+        super().__init__(
+            f"{display_name} did not accept this authorization: it may have been used already "
+            "or tampered with. Please start again."
+        )
+
+
+class DecryptionError(Exception):
+    """A stored secret could not be decrypted with any configured key."""
