@@ -3,6 +3,11 @@
 Which HTTP status an error answers with is the views' choice, not the error's.
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from connectapp.providers.base import Provider
+
 
 class ProviderError(Exception):
     """A provider call failed."""
@@ -35,7 +40,7 @@ class FlowDeclined(FlowError):
 class AccountLinkedElsewhere(FlowError):
     """The account at the provider is already linked to another user here."""
 
-    def __init__(self, provider) -> None:
+    def __init__(self, provider: "Provider") -> None:
         super().__init__(
             f"This {provider.display_name} account is already connected to another user here. "
             f"Disconnect it there first, or connect a different {provider.display_name} account."
@@ -45,7 +50,7 @@ class AccountLinkedElsewhere(FlowError):
 class ProviderNotConfigured(FlowError):
     """The site has no credentials for this provider."""
 
-    def __init__(self, provider) -> None:
+    def __init__(self, provider: "Provider") -> None:
         super().__init__(f"{provider.display_name} is not configured on this site.")
 
 
