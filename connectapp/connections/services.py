@@ -32,7 +32,8 @@ from connectapp.providers.base import (
     UnknownProvider,
 )
 
-from . import crypto, notifications, selectors, writeahead
+from . import crypto, notifications, selectors
+from .infra import writeahead
 from .models import SECRET_FIELDS, ConnectionEvent, LinkedAccount
 
 logger = logging.getLogger(__name__)

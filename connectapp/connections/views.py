@@ -20,7 +20,8 @@ from connectapp.providers.base import (
     UnknownProvider,
 )
 
-from . import connect_limit, selectors, services
+from . import selectors, services
+from .infra import connect_limit
 
 logger = logging.getLogger(__name__)
 
