@@ -1,6 +1,7 @@
 """One store for every process: scripts registered once, one client per process, rate limits
 and counters shared across processes, and memory when there is no Redis."""
 
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -107,3 +108,18 @@ def test_a_connect_limit_that_cannot_be_read_is_refused(settings, text):
 
     with pytest.raises(ImproperlyConfigured, match="CONNECTAPP_CONNECT_RATE_LIMIT"):
         connect_limit.connect_rate()
+
+
+def test_a_forked_child_makes_a_client_of_its_own(shared_store):
+    answer, child_writes = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a prefork worker's child: it must not share the parent's connections
+        try:
+            fresh = store.client() is not shared_store and store.client().ping()
+            os.write(child_writes, b"fresh" if fresh else b"inherited")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+    assert os.read(answer, 16) == b"fresh"
+    assert store.client() is shared_store
