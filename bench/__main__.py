@@ -271,7 +271,8 @@ def stop_worker(worker: subprocess.Popen) -> None:
 def throughput_row(concurrency: int, count: int, latency: float, environment, log) -> dict:
     from django.db.models import Max, Min
 
-    from connectapp.connections import metrics, tasks
+    from connectapp.connections import tasks
+    from connectapp.connections.infra import metrics
     from connectapp.connections.models import LinkedAccount
 
     reset_links()

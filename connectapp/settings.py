@@ -116,8 +116,8 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Rate limits and worker markers live here: use Redis (`redis://…`) when there is more than one
-# process; the default is per process.
+# Django's own cache. connectapp keeps no state in it: its cross-process state is on the shared
+# store (`CONNECTAPP_REDIS_URL` below).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://connectapp")}
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -262,12 +262,22 @@ CELERY_BEAT_SCHEDULE = {
 # Requests to each provider allowed per period, shared by every worker (`name=count/period`,
 # period one of s, m, h, comma-separated). Discogs allows 60 authenticated requests a minute.
 CONNECTAPP_RATE_LIMITS = env.dict("CONNECTAPP_RATE_LIMITS", default={"discogs": "60/m"})
-# Where workers share rate limits and outcome counters: Redis. The default is the broker when
-# it is Redis; with no Redis (the demo) both are kept per process.
+# The store every process shares (the rotated-token write-ahead, rate limits, outcome
+# counters): Redis. The default is the broker when it is Redis; with no Redis (the demo) they
+# are kept per process.
 CONNECTAPP_REDIS_URL = env.str(
     "CONNECTAPP_REDIS_URL",
     default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
 )
+# Brokers that reach no worker on another machine (the embedded one, and in-process).
+_LOCAL_BROKERS = ("filesystem://", "memory://")
+if not DEBUG and not CONNECTAPP_REDIS_URL and not CELERY_BROKER_URL.startswith(_LOCAL_BROKERS):
+    raise ImproperlyConfigured(
+        "CONNECTAPP_REDIS_URL is not set and the broker is not Redis. Workers reached through "
+        "this broker may run on other machines, and the rotated tokens written ahead of the "
+        "database would stay in one process's memory. Set CONNECTAPP_REDIS_URL to a Redis that "
+        "every web and worker process reaches (for example redis://redis:6379/1)."
+    )
 
 # --- Providers ----------------------------------------------------------------------------
 CONNECTAPP_SANDBOX = env.bool("CONNECTAPP_SANDBOX", default=False)

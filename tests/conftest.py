@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from connectapp.connections.infra import store
 from tests.factories import UserFactory
 
 PASSWORD = "correct horse battery staple"
@@ -42,10 +43,13 @@ def redis_url() -> str:
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Rate-limit counts and markers in the (per-process) cache do not outlive a test."""
+    """Rate-limit counts, counters and written-ahead tokens in the shared store (Redis when the
+    broker is) and markers in the cache do not outlive a test."""
     cache.clear()
+    store.clear()
     yield
     cache.clear()
+    store.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -101,3 +101,22 @@ def test_the_embedded_default_needs_no_server():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]
+
+
+def test_production_with_networked_workers_and_no_shared_store_refuses_with_a_clear_message():
+    result = manage("check", **{**PRODUCTION, "CELERY_BROKER_URL": "amqp://broker.example.com//"})
+    assert result.returncode != 0
+    assert "CONNECTAPP_REDIS_URL is not set and the broker is not Redis" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_with_networked_workers_and_a_shared_store_starts():
+    result = manage(
+        "check",
+        **{
+            **PRODUCTION,
+            "CELERY_BROKER_URL": "amqp://broker.example.com//",
+            "CONNECTAPP_REDIS_URL": "redis://store.example.com:6379/1",
+        },
+    )
+    assert result.returncode == 0, result.stderr

@@ -15,7 +15,8 @@ from django.conf import settings
 from connectapp.exceptions import ProviderUnavailable
 from connectapp.providers import registry
 
-from . import metrics, ratelimit, selectors, services
+from . import selectors, services
+from .infra import metrics, ratelimit
 
 MAX_RETRIES = 8
 #: A task sleeps this long at most for its provider's rate limit; a longer wait is rescheduled.

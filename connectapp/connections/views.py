@@ -23,7 +23,8 @@ from connectapp.exceptions import (
 )
 from connectapp.providers import registry
 
-from . import connect_limit, selectors, services
+from . import selectors, services
+from .infra import connect_limit
 
 logger = logging.getLogger(__name__)
 

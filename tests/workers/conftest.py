@@ -20,7 +20,7 @@ import pytest
 from django.conf import settings
 
 from connectapp.celery import app
-from connectapp.connections import metrics, ratelimit
+from connectapp.connections.infra import metrics, ratelimit
 from connectapp.connections.models import LinkedAccount
 from connectapp.sandbox.pinterest import standin
 

@@ -18,7 +18,7 @@ from connectapp.exceptions import AccessRevoked, ProviderUnavailable
 from connectapp.providers import registry
 from connectapp.providers.base import TokenSet
 
-from .. import writeahead
+from ..infra import writeahead
 from ..models import LinkedAccount
 from .events import Kind, Outcome, needs_reconnect, record_event
 
@@ -56,10 +56,10 @@ def refresh(
     refresh; `force` refreshes even a link not due. Raises `ProviderUnavailable` for the
     caller to retry later, with the link untouched.
 
-    A rotated refresh token is written ahead to the cache before the row is saved, and saved
+    A rotated refresh token is written ahead to the shared store before the row is saved, and saved
     again when the database fails (see `writeahead`): a database error at that moment
     raises only when the new tokens could not be saved at all, and the next refresh of the
-    link saves them from the cache instead of spending the dead refresh token.
+    link saves them from the store instead of spending the dead refresh token.
     """
     requested_at = timezone.now()
     window = settings.CONNECTAPP_REFRESH_WINDOW if within is None else within
@@ -144,7 +144,7 @@ def _save_after_database_error(
         except DatabaseError as error:
             failure = error
     logger.error(
-        "link %s: the refreshed tokens could not be saved; they wait encrypted in the cache "
+        "link %s: the refreshed tokens could not be saved; they wait encrypted in the shared store "
         "for the link's next refresh",
         link_id,
     )

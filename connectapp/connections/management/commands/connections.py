@@ -9,8 +9,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from connectapp.exceptions import ProviderUnavailable, UnknownProvider
 from connectapp.providers import registry
 
-from ... import metrics, selectors, services
+from ... import selectors, services
 from ...crypto import DecryptionError
+from ...infra import metrics
 from ...models import LinkedAccount
 
 Status = LinkedAccount.Status
@@ -129,8 +130,7 @@ class Command(BaseCommand):
         depths = metrics.queue_depths()
         write = self.stdout.write
         if prometheus:
-            for line in metrics.prometheus_lines(queue, outcomes, depths):
-                write(line)
+            write(metrics.exposition(queue, outcomes, depths), ending="")
         else:
             oldest = _iso(queue.oldest_queued_at) or "-"
             write(f"refresh queue: {queue.queued} link(s) queued or retrying (oldest {oldest}),")
