@@ -20,6 +20,7 @@ outages (`inject_fault`): errors, 429 with `Retry-After`, latency, garbage and t
 
 import hmac
 import json
+import logging
 import re
 import secrets
 import time
@@ -472,6 +473,11 @@ def _access_token(request: OAuthRequest) -> str:
 def _refresh_token(request: OAuthRequest) -> str:
     return "pinr_" + secrets.token_urlsafe(32)
 
+
+# oauthlib's OAuth 2.0 server logs the codes and tokens it handles at DEBUG ("Validating refresh
+# token %s"): bare values no redaction can spot, and in sandbox mode the site's own tokens. Its
+# records stop at its own logger, which has no handler.
+logging.getLogger("oauthlib.oauth2").propagate = False
 
 validator = Validator()
 server = WebApplicationServer(
