@@ -52,8 +52,8 @@ def free_port() -> int:
 
 
 def bench_environment(port: int) -> dict[str, str]:
-    """The settings of this process and of the workers: production-like (DEBUG off), in a
-    database of their own, with the stand-ins on and served by this process."""
+    """The settings of this process, in a database of its own: the stand-ins on, which the
+    settings allow only under DEBUG (turned off again once loaded, see `main`)."""
     database = urlsplit(os.environ.get("DATABASE_URL", ""))
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if database.scheme not in ("postgres", "postgresql", "pgsql") or not broker.startswith("redis"):
@@ -64,7 +64,7 @@ def bench_environment(port: int) -> dict[str, str]:
     return {
         "DATABASE_URL": urlunsplit(database._replace(path=f"/{name}_bench")),
         "CELERY_BROKER_URL": broker,
-        "DEBUG": "false",
+        "DEBUG": "true",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -74,6 +74,21 @@ def bench_environment(port: int) -> dict[str, str]:
         "CONNECTAPP_RATE_LIMITS": "discogs=60/m",
         "LOG_LEVEL": "WARNING",
         "STATIC_ROOT": tempfile.mkdtemp(prefix="connectapp-bench-static-"),
+    }
+
+
+def worker_environment(environment: dict[str, str]) -> dict[str, str]:
+    """Return the workers' settings: production-like (DEBUG and the sandbox off), with Pinterest
+    pointed at the stand-in this process serves."""
+    base = environment["CONNECTAPP_SANDBOX_URL"]
+    return {
+        **environment,
+        "DEBUG": "false",
+        "CONNECTAPP_SANDBOX": "false",
+        "PINTEREST_CLIENT_ID": "sandbox-pinterest-client",
+        "PINTEREST_CLIENT_SECRET": "sandbox-pinterest-secret",
+        "PINTEREST_API_URL": f"{base}/pinterest/v5",
+        "PINTEREST_AUTHORIZE_URL": f"{base}/pinterest/oauth/",
     }
 
 
@@ -328,7 +343,11 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
+
+    # As Django's test runner does: no query log skews the sweep's memory and time.
+    settings.DEBUG = False
 
     from connectapp.sandbox.pinterest import standin
 
@@ -345,7 +364,11 @@ def main() -> None:
         runs = []
         for concurrency in args.concurrency:
             print(f"{args.refreshes} refreshes, concurrency {concurrency} …", flush=True)
-            runs.append(throughput_row(concurrency, args.refreshes, args.latency, environment, log))
+            runs.append(
+                throughput_row(
+                    concurrency, args.refreshes, args.latency, worker_environment(environment), log
+                )
+            )
     finally:
         server.shutdown()
         from django.db import connections

@@ -281,6 +281,12 @@ if not DEBUG and not CONNECTAPP_REDIS_URL and not CELERY_BROKER_URL.startswith(_
 
 # --- Providers ----------------------------------------------------------------------------
 CONNECTAPP_SANDBOX = env.bool("CONNECTAPP_SANDBOX", default=False)
+if CONNECTAPP_SANDBOX and not DEBUG:
+    raise ImproperlyConfigured(
+        "CONNECTAPP_SANDBOX is on while DEBUG is off. The sandbox points the providers at "
+        "built-in stand-ins that anyone can drive (list and revoke grants, inject outages); it "
+        "is for the demo and tests only. Turn it off in production, or set DEBUG=true for a demo."
+    )
 # Where the built-in stand-ins are reached (by browsers and by workers) in sandbox mode.
 CONNECTAPP_SANDBOX_URL = env.str("CONNECTAPP_SANDBOX_URL", default="http://127.0.0.1:8000/sandbox")
 # The absolute URL of this site, when the callback URLs must not be derived from the request.

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -10,5 +11,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("connections/", include("connectapp.connections.urls")),
     path("healthz", healthz, name="healthz"),
-    path("sandbox/", include("connectapp.sandbox.urls")),
 ]
+
+if settings.CONNECTAPP_SANDBOX:
+    # The provider stand-ins are routed only in sandbox mode, which the settings allow only
+    # under DEBUG; each of their views checks the switch again on every request.
+    urlpatterns.append(path("sandbox/", include("connectapp.sandbox.urls")))

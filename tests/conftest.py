@@ -89,6 +89,7 @@ def sandbox(live_server, settings) -> str:
     """
     base = f"{live_server.url}/sandbox"
     settings.CONNECTAPP_SANDBOX = True
+    settings.ROOT_URLCONF = "tests.urls"
     settings.CONNECTAPP_SANDBOX_URL = base
     settings.DISCOGS_CONSUMER_KEY = "sandbox-discogs-key"
     settings.DISCOGS_CONSUMER_SECRET = "sandbox-discogs-secret"

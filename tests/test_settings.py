@@ -120,3 +120,31 @@ def test_production_with_networked_workers_and_a_shared_store_starts():
         },
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_production_with_the_sandbox_on_refuses_with_a_clear_message():
+    result = manage("check", **{**PRODUCTION, "CONNECTAPP_SANDBOX": "true"})
+    assert result.returncode != 0
+    assert "CONNECTAPP_SANDBOX is on while DEBUG is off" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+RESOLVES_SANDBOX = (
+    "from django.urls import Resolver404, resolve\n"
+    "for path in ('/sandbox/discogs/', '/sandbox/pinterest/v5/oauth/token'):\n"
+    "    try:\n"
+    "        print(resolve(path).url_name)\n"
+    "    except Resolver404:\n"
+    "        print('not-routed')\n"
+)
+
+
+def test_the_stand_ins_are_routed_only_in_sandbox_mode():
+    off = manage("shell", "--verbosity=0", "-c", RESOLVES_SANDBOX, DEBUG="true")
+    on = manage(
+        "shell", "--verbosity=0", "-c", RESOLVES_SANDBOX, DEBUG="true", CONNECTAPP_SANDBOX="true"
+    )
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.split() == ["not-routed", "not-routed"]
+    assert on.returncode == 0, on.stderr
+    assert on.stdout.split() == ["home", "token"]

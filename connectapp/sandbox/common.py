@@ -1,6 +1,7 @@
 """What the provider stand-ins share: they answer only in sandbox mode."""
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
 
 class InFlight:
@@ -52,11 +54,20 @@ class Fault:
 
 class StandIn:
     """A stand-in's memory: its state (a dataclass with `faults` and `calls` lists), injected
-    faults and the call log. Every method takes the lock, so the threaded server is safe."""
+    faults and the call log. Every method takes the lock, so the threaded server is safe.
+
+    A subclass says how its provider looks when it misbehaves (`garbage_page`, `cut_short`,
+    `too_many_requests`, `server_error`) and what its call log records (`describe`); `api`
+    wraps every API view of it in the same switch.
+    """
 
     #: The API endpoints faults can be aimed at.
     api_endpoints: ClassVar[tuple[str, ...]] = ()
     state_class: ClassVar[type]
+    #: The HTML a `garbage` fault answers with a 200.
+    garbage_page: ClassVar[str]
+    #: The body and content type a `truncated` fault cuts off halfway.
+    cut_short: ClassVar[tuple[str, str]]
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -104,6 +115,66 @@ class StandIn:
         """The API requests seen since the last reset, of one endpoint or of all."""
         with self._lock:
             return [call for call in self._state.calls if endpoint in (None, call.endpoint)]
+
+    def describe(self, request: HttpRequest, endpoint: str) -> Any:
+        """Return the call-log entry of one API request (never its secrets)."""
+        raise NotImplementedError
+
+    def refuse(self, request: HttpRequest) -> HttpResponse | None:
+        """Return the answer to a request the provider refuses before anything else, or None."""
+        return None
+
+    def too_many_requests(self) -> HttpResponse:
+        """Return the provider's 429 answer."""
+        raise NotImplementedError
+
+    def server_error(self, status: int) -> HttpResponse:
+        """Return the provider's answer to a failure of its own, with that status."""
+        raise NotImplementedError
+
+    def fault_answer(self, fault: Fault | None) -> HttpResponse | None:
+        """Return what an injected fault answers instead of the view, or None when the view
+        answers (after the delay of a `latency` fault)."""
+        if fault is None:
+            return None
+        if fault.kind == "latency":
+            time.sleep(fault.delay)
+            return None
+        if fault.kind == "garbage":
+            return HttpResponse(self.garbage_page)
+        if fault.kind == "truncated":
+            return truncated(*self.cut_short)
+        if fault.kind == "rate_limit":
+            response = self.too_many_requests()
+        else:
+            response = self.server_error(fault.status)
+        if fault.retry_after is not None:
+            response["Retry-After"] = str(fault.retry_after)
+        return response
+
+    def api(
+        self, endpoint: str
+    ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+        """Return the decorator of one API view: sandbox mode only, no CSRF (other sites call
+        it), the provider's refusals and injected faults first, every answer in the call log."""
+
+        def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            @wraps(view)
+            def wrapper(request: HttpRequest) -> HttpResponse:
+                call = self.describe(request, endpoint)
+                with self.in_flight.request():
+                    response = (
+                        self.refuse(request)
+                        or self.fault_answer(self.take_fault(endpoint))
+                        or view(request)
+                    )
+                    call.status = response.status_code
+                    self.record(call)
+                return response
+
+            return sandbox_only(csrf_exempt(wrapper))
+
+        return decorate
 
 
 def truncated(body: str, content_type: str, status: int = 200) -> HttpResponse:

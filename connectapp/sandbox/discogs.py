@@ -17,15 +17,14 @@ import hmac
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import wraps
 from itertools import count
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from oauthlib.common import add_params_to_uri, generate_token
 from oauthlib.oauth1 import (
@@ -38,7 +37,7 @@ from oauthlib.oauth1 import (
 from oauthlib.oauth1.rfc5849 import SIGNATURE_HMAC_SHA1, SIGNATURE_PLAINTEXT
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
-from .common import FAULT_KINDS, Fault, StandIn, sandbox_only, truncated
+from .common import FAULT_KINDS, Fault, StandIn, sandbox_only
 
 #: How long a request token may wait for the person to approve it.
 REQUEST_TOKEN_TTL = 15 * 60
@@ -98,10 +97,36 @@ class _State:
 class DiscogsStandIn(StandIn):
     api_endpoints = API_ENDPOINTS
     state_class = _State
+    garbage_page = "<html><body>Something went wrong</body></html>"
+    cut_short = (
+        "oauth_token=cut-short&oauth_token_secret=cut-short&oauth_callback_confirmed=true",
+        "application/x-www-form-urlencoded",
+    )
 
     def __init__(self) -> None:
         super().__init__()
         self._ids = count(1)
+
+    # --- how Discogs answers ---------------------------------------------------------------
+
+    def describe(self, request: HttpRequest, endpoint: str) -> Call:
+        return Call(
+            endpoint=endpoint,
+            method=request.method,
+            user_agent=request.headers.get("User-Agent", ""),
+            signature_method=_signature_method(request),
+        )
+
+    def refuse(self, request: HttpRequest) -> HttpResponse | None:
+        if not request.headers.get("User-Agent", "").strip():
+            return _message("You must provide a User-Agent that identifies your application.", 403)
+        return None
+
+    def too_many_requests(self) -> HttpResponse:
+        return _message("You are making requests too quickly.", 429)
+
+    def server_error(self, status: int) -> HttpResponse:
+        return HttpResponse("<html><body>Server error</body></html>", status=status)
 
     # --- consumers ------------------------------------------------------------------------
 
@@ -347,54 +372,6 @@ def _message(text: str, status: int, **headers: str) -> JsonResponse:
     return response
 
 
-def _api(endpoint: str):
-    """What every Discogs API endpoint does first: User-Agent, injected faults, the call log."""
-
-    def decorate(view):
-        @wraps(view)
-        def wrapper(request: HttpRequest) -> HttpResponse:
-            call = Call(
-                endpoint=endpoint,
-                method=request.method,
-                user_agent=request.headers.get("User-Agent", ""),
-                signature_method=_signature_method(request),
-            )
-            with standin.in_flight.request():
-                response = _answer(request, endpoint, call, view)
-                call.status = response.status_code
-                standin.record(call)
-            return response
-
-        return sandbox_only(csrf_exempt(wrapper))
-
-    return decorate
-
-
-def _answer(request: HttpRequest, endpoint: str, call: Call, view) -> HttpResponse:
-    if not call.user_agent.strip():
-        return _message("You must provide a User-Agent that identifies your application.", 403)
-    fault = standin.take_fault(endpoint)
-    if fault is not None:
-        if fault.kind == "latency":
-            time.sleep(fault.delay)
-        elif fault.kind == "rate_limit":
-            extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            return _message("You are making requests too quickly.", 429, **extra)
-        elif fault.kind == "garbage":
-            return HttpResponse("<html><body>Something went wrong</body></html>", status=200)
-        elif fault.kind == "truncated":
-            return truncated(
-                "oauth_token=cut-short&oauth_token_secret=cut-short&oauth_callback_confirmed=true",
-                "application/x-www-form-urlencoded",
-            )
-        else:
-            response = HttpResponse("<html><body>Server error</body></html>", status=fault.status)
-            if fault.retry_after is not None:
-                response["Retry-After"] = str(fault.retry_after)
-            return response
-    return view(request)
-
-
 def _signature_method(request: HttpRequest) -> str:
     found = re.search(
         r'oauth_signature_method="?([A-Z0-9-]+)', request.headers.get("Authorization", "")
@@ -402,34 +379,30 @@ def _signature_method(request: HttpRequest) -> str:
     return found.group(1) if found else request.GET.get("oauth_signature_method", "")
 
 
-def _token_response(headers: dict, body: str | None, status: int) -> HttpResponse:
+def _token_exchange(create: Callable[..., tuple], request: HttpRequest) -> HttpResponse:
+    """Return the answer of one of oauthlib's token endpoints (`create`) to the request."""
+    headers, body, status = create(
+        _uri(request), request.method, request.body.decode(), _headers(request)
+    )
     response = HttpResponse(body or "", status=status)
     for name, value in headers.items():
         response[name] = value
     return response
 
 
-@_api("request_token")
+@standin.api("request_token")
 @require_http_methods(["GET", "POST"])
 def request_token(request: HttpRequest) -> HttpResponse:
-    endpoint = RequestTokenEndpoint(validator)
-    headers, body, status = endpoint.create_request_token_response(
-        _uri(request), request.method, request.body.decode(), _headers(request)
-    )
-    return _token_response(headers, body, status)
+    return _token_exchange(RequestTokenEndpoint(validator).create_request_token_response, request)
 
 
-@_api("access_token")
+@standin.api("access_token")
 @require_POST
 def access_token(request: HttpRequest) -> HttpResponse:
-    endpoint = AccessTokenEndpoint(validator)
-    headers, body, status = endpoint.create_access_token_response(
-        _uri(request), request.method, request.body.decode(), _headers(request)
-    )
-    return _token_response(headers, body, status)
+    return _token_exchange(AccessTokenEndpoint(validator).create_access_token_response, request)
 
 
-@_api("identity")
+@standin.api("identity")
 @require_GET
 def identity(request: HttpRequest) -> HttpResponse:
     endpoint = ResourceEndpoint(validator)

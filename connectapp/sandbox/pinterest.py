@@ -8,30 +8,39 @@ one was given; a replayed code also kills the tokens it bought. Refresh tokens r
 client asks for continuous refresh (the old one dies at that moment). Errors are Pinterest's
 `{"code": n, "message": "…"}`, except an unusable refresh token: RFC 6749 `invalid_grant`.
 
+oauthlib's OAuth 2.0 server endpoints check every request (client authentication, codes,
+PKCE S256, redirect URIs, refresh and bearer tokens) against the stand-in's memory through
+`Validator`; the views say only what Pinterest says differently (its error shape, its token
+answer, comma-joined scopes, S256 only, HTTP Basic only).
+
 State lives in memory (`standin`, guarded by a lock), so tests in the same process can set
 token lifetimes, issue tokens, read the call log (how many token requests arrived) and inject
 outages (`inject_fault`): errors, 429 with `Retry-After`, latency, garbage and truncated bodies.
 """
 
-import base64
-import binascii
-import hashlib
 import hmac
+import json
+import logging
 import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from dataclasses import dataclass, field, replace
+from typing import NoReturn
+from urllib.parse import urlencode, urlsplit
 
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import path
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+from oauthlib.common import Request as OAuthRequest
+from oauthlib.common import add_params_to_uri
+from oauthlib.oauth2 import RequestValidator, WebApplicationServer
+from oauthlib.oauth2.rfc6749 import errors
 
-from .common import Fault, StandIn, sandbox_only, truncated
+from .common import Fault, StandIn, sandbox_only
 
 DAY = 24 * 60 * 60
 API_ENDPOINTS = ("token", "user_account")
@@ -43,6 +52,44 @@ LIFETIME_CHOICES = (
     (DAY, "1 day: the schedule refreshes it within minutes"),
     (120, "2 minutes: already expired when next used"),
 )
+#: What an authorization request carries through the authorize page's form.
+AUTHORIZE_PARAMS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
+#: Pinterest's error code by HTTP status, for answers other than a token.
+ERROR_CODES = {400: 1, 401: 2, 405: 405, 429: 8}
+#: Pinterest's words for oauthlib's refusals at the token endpoint that carry no description.
+#: Every refusal of a code the validator makes says why, so a bare `invalid_grant` there is
+#: oauthlib's own PKCE comparison.
+TOKEN_REFUSALS = {
+    "invalid_client": "Authentication failed.",
+    "invalid_grant": "code_verifier does not match the code_challenge.",
+    "unsupported_grant_type": "Unsupported grant_type.",
+    "unauthorized_client": "This app may not use this grant_type.",
+    "invalid_scope": "The requested scope is more than the refresh token grants.",
+}
+_CLIENT_PROBLEM = "This app (client_id) is not registered."
+_REDIRECT_PROBLEM = "redirect_uri must be an absolute http(s) URL."
+_RESPONSE_TYPE_PROBLEM = "response_type must be code."
+#: What the authorize page says for oauthlib's refusals of an authorization request.
+AUTHORIZE_PROBLEMS = {
+    errors.MissingClientIdError: _CLIENT_PROBLEM,
+    errors.InvalidClientIdError: _CLIENT_PROBLEM,
+    errors.MissingRedirectURIError: _REDIRECT_PROBLEM,
+    errors.InvalidRedirectURIError: _REDIRECT_PROBLEM,
+    errors.MismatchingRedirectURIError: _REDIRECT_PROBLEM,
+    errors.MissingResponseTypeError: _RESPONSE_TYPE_PROBLEM,
+    errors.UnsupportedResponseTypeError: _RESPONSE_TYPE_PROBLEM,
+    errors.UnauthorizedClientError: _RESPONSE_TYPE_PROBLEM,
+    errors.InvalidScopeError: "scope must be a comma-separated list of scopes such as boards:read.",
+    errors.UnsupportedCodeChallengeMethodError: "Only the S256 code_challenge_method is supported.",
+}
 
 
 @dataclass
@@ -65,6 +112,13 @@ class Grant:
     expires: float
     access_lifetime: int
     code: str = ""
+
+
+@dataclass
+class Client:
+    """An app as oauthlib knows it once it authenticated."""
+
+    client_id: str
 
 
 @dataclass
@@ -95,22 +149,30 @@ class _State:
     calls: list[Call] = field(default_factory=list)
 
 
-class TokenError(Exception):
-    """An answer of the token endpoint other than a token."""
-
-    def __init__(self, status: int, body: dict):
-        super().__init__(body)
-        self.status = status
-        self.body = body
-
-
-def pinterest_error(status: int, code: int, message: str) -> TokenError:
-    return TokenError(status, {"code": code, "message": message})
-
-
 class PinterestStandIn(StandIn):
     api_endpoints = API_ENDPOINTS
     state_class = _State
+    garbage_page = "<html><body>Pinterest is having a moment</body></html>"
+    cut_short = ('{"access_token": "cut-short", "id": "cut-short"}', "application/json")
+
+    # --- how Pinterest answers -------------------------------------------------------------
+
+    def describe(self, request: HttpRequest, endpoint: str) -> Call:
+        return Call(
+            endpoint=endpoint,
+            method=request.method,
+            user_agent=request.headers.get("User-Agent", ""),
+            auth_scheme=request.headers.get("Authorization", "").partition(" ")[0],
+            grant_type=request.POST.get("grant_type", "") if request.method == "POST" else "",
+        )
+
+    def too_many_requests(self) -> HttpResponse:
+        return _error(429, "Rate limit exceeded.")
+
+    def server_error(self, status: int) -> HttpResponse:
+        return JsonResponse({"code": 0, "message": "Something went wrong."}, status=status)
+
+    # --- settings -------------------------------------------------------------------------
 
     def set_lifetimes(self, *, access: int | None = None, refresh: int | None = None) -> None:
         """Token lifetimes in seconds for tokens issued from now on (tests make them short)."""
@@ -125,6 +187,16 @@ class PinterestStandIn(StandIn):
         continuous refresh) or only a new access token (legacy apps)."""
         with self._lock:
             self._state.continuous_refresh = enabled
+
+    def access_lifetime(self, grant: Grant) -> int:
+        """Return how long an access token for `grant` lives, in seconds."""
+        with self._lock:
+            return grant.access_lifetime or self._state.access_token_lifetime
+
+    def refresh_lifetime(self) -> int:
+        """Return how long a refresh token issued now lives, in seconds."""
+        with self._lock:
+            return self._state.refresh_token_lifetime
 
     # --- apps ---------------------------------------------------------------------------
 
@@ -149,92 +221,55 @@ class PinterestStandIn(StandIn):
                 username, str(549755813888 + len(self._state.user_ids))
             )
 
-    def issue_code(
-        self,
-        client_id: str,
-        redirect_uri: str,
-        username: str,
-        scopes: tuple[str, ...],
-        challenge: str = "",
-        access_lifetime: int = 0,
-    ) -> str:
-        code = secrets.token_urlsafe(24)
+    def save_code(self, code: str, pending: Code) -> None:
         with self._lock:
-            self._state.codes[code] = Code(
-                client_id, redirect_uri, username, scopes, challenge, time.time(), access_lifetime
-            )
-        return code
+            self._state.codes[code] = pending
 
-    def redeem_code(self, client_id: str, code: str, redirect_uri: str, verifier: str) -> dict:
-        """Tokens for a code, once. A replayed code revokes what it bought (RFC 6749 §4.1.2)."""
+    def take_code(self, code: str) -> Code | None:
+        """Return a live code's authorization, once: it is spent whatever follows. A replayed
+        code also revokes what it bought (RFC 6749 §4.1.2)."""
         with self._lock:
             pending = self._state.codes.pop(code, None)
             if pending is None:
                 if code in self._state.spent_codes:
                     self._revoke_where(lambda grant: grant.code == code)
-                raise pinterest_error(400, 1, "Invalid authorization code.")
+                return None
             self._state.spent_codes.add(code)
-            if pending.created < time.time() - self._state.code_lifetime:
-                raise pinterest_error(400, 1, "The authorization code has expired.")
-            if pending.client_id != client_id:
-                raise pinterest_error(400, 1, "The authorization code was issued to another app.")
-            if pending.redirect_uri != redirect_uri:
-                raise pinterest_error(400, 1, "redirect_uri does not match the authorization.")
-            if pending.challenge and not _pkce_matches(pending.challenge, verifier):
-                raise pinterest_error(400, 1, "code_verifier does not match the code_challenge.")
-            grant = Grant(pending.username, pending.scopes, 0.0, pending.access_lifetime, code)
-            return self._issue(grant, "authorization_code", with_refresh_token=True)
+            return pending
+
+    def code_expired(self, pending: Code) -> bool:
+        with self._lock:
+            return pending.created < time.time() - self._state.code_lifetime
+
+    def use_refresh_token(self, refresh_token: str, continuous: bool) -> tuple[Grant, bool] | None:
+        """Return what a live refresh token grants and whether it rotates (it dies now if so),
+        or None for a token that is unknown, expired or used."""
+        with self._lock:
+            grant = self._state.refresh_tokens.get(refresh_token)
+            if grant is None or grant.expires <= time.time():
+                return None
+            rotate = continuous and self._state.continuous_refresh
+            if rotate:
+                del self._state.refresh_tokens[refresh_token]
+            return grant, rotate
+
+    def save_tokens(self, answer: dict, grant: Grant) -> None:
+        """Remember the tokens of a token answer as standing for `grant`."""
+        now = time.time()
+        with self._lock:
+            self._state.access_tokens[answer["access_token"]] = replace(
+                grant, expires=now + answer["expires_in"]
+            )
+            if "refresh_token" in answer:
+                self._state.refresh_tokens[answer["refresh_token"]] = replace(
+                    grant, expires=now + answer["refresh_token_expires_in"]
+                )
 
     def issue_tokens(
         self, username: str, scopes: tuple[str, ...] = ("user_accounts:read",)
     ) -> dict:
         """A token answer as if `username` had approved this app (for tests)."""
-        with self._lock:
-            return self._issue(Grant(username, scopes, 0.0, 0), "authorization_code", True)
-
-    def refresh(self, refresh_token: str, continuous: bool) -> dict:
-        with self._lock:
-            grant = self._state.refresh_tokens.get(refresh_token)
-            if grant is None or grant.expires <= time.time():
-                raise TokenError(
-                    400,
-                    {
-                        "error": "invalid_grant",
-                        "error_description": "The refresh token is invalid, expired or used.",
-                    },
-                )
-            rotate = continuous and self._state.continuous_refresh
-            if rotate:
-                del self._state.refresh_tokens[refresh_token]
-            return self._issue(grant, "refresh_token", with_refresh_token=rotate)
-
-    def _issue(self, grant: Grant, response_type: str, with_refresh_token: bool) -> dict:
-        """Within the lock."""
-        now = time.time()
-        lifetime = grant.access_lifetime or self._state.access_token_lifetime
-        access_token = "pina_" + secrets.token_urlsafe(32)
-        self._state.access_tokens[access_token] = Grant(
-            grant.username, grant.scopes, now + lifetime, grant.access_lifetime, grant.code
-        )
-        answer = {
-            "access_token": access_token,
-            "token_type": "bearer",
-            "expires_in": lifetime,
-            "scope": ",".join(grant.scopes),
-            "response_type": response_type,
-        }
-        if with_refresh_token:
-            refresh_token = "pinr_" + secrets.token_urlsafe(32)
-            expires = now + self._state.refresh_token_lifetime
-            self._state.refresh_tokens[refresh_token] = Grant(
-                grant.username, grant.scopes, expires, grant.access_lifetime, grant.code
-            )
-            answer.update(
-                refresh_token=refresh_token,
-                refresh_token_expires_in=self._state.refresh_token_lifetime,
-                refresh_token_expires_at=int(expires),
-            )
-        return answer
+        return _issue_tokens(Grant(username, scopes, 0.0, 0))
 
     def account_for(self, access_token: str) -> dict | None:
         with self._lock:
@@ -274,187 +309,284 @@ class PinterestStandIn(StandIn):
 standin = PinterestStandIn()
 
 
-def _pkce_matches(challenge: str, verifier: str) -> bool:
-    digest = hashlib.sha256(verifier.encode()).digest()
-    expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    return bool(verifier) and hmac.compare_digest(expected, challenge)
+def _scopes(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """Return Pinterest's comma-joined scopes one by one (oauthlib splits on spaces only)."""
+    return tuple(scope for value in values or () for scope in value.split(","))
 
 
-def _with_params(uri: str, params: dict[str, str]) -> str:
-    parts = urlsplit(uri)
-    query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+def _refuse_grant(message: str, request: OAuthRequest) -> NoReturn:
+    raise errors.InvalidGrantError(description=message, request=request)
 
 
-def _client_credentials(request: HttpRequest) -> tuple[str, str] | None:
-    """HTTP Basic only: Pinterest refuses client secrets in the body."""
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
+class Validator(RequestValidator):
+    """oauthlib's checks against the stand-in's memory.
+
+    A refusal whose reason the client should read raises oauthlib's error in Pinterest's words;
+    a plain False leaves the words to oauthlib (and `TOKEN_REFUSALS`). What a code or refresh
+    token stands for travels on oauthlib's request as `grant` (and `pending`, `rotate`).
+    """
+
+    # The authorize page.
+    def validate_client_id(self, client_id, request):
+        return standin.client_secret(client_id) is not None
+
+    def validate_redirect_uri(self, client_id, redirect_uri, request):
+        parts = urlsplit(redirect_uri)
+        return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+    def get_default_redirect_uri(self, client_id, request):
         return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    client_id, colon, secret = decoded.partition(":")
-    return (client_id, secret) if colon else None
 
+    def validate_response_type(self, client_id, response_type, client, request):
+        return response_type == "code"
 
-def _client_is_known(client_id: str, secret: str = "", *, check_secret: bool = True) -> bool:
-    known = standin.client_secret(client_id)
-    if known is None:
+    def get_default_scopes(self, client_id, request):
+        return []
+
+    def validate_scopes(self, client_id, scopes, client, request):
+        scopes = _scopes(scopes)
+        return bool(scopes) and all(SCOPE.match(scope) for scope in scopes)
+
+    def is_pkce_required(self, client_id, request):
         return False
-    return not check_secret or hmac.compare_digest(secret.encode(), known.encode())
 
+    def save_authorization_code(self, client_id, code, request):
+        standin.save_code(
+            code["code"],
+            Code(
+                client_id,
+                request.redirect_uri,
+                request.user,
+                _scopes(request.scopes),
+                request.code_challenge or "",
+                time.time(),
+                request.access_lifetime,
+            ),
+        )
 
-def _api(endpoint: str):
-    """What every API endpoint does first: injected faults and the call log."""
+    # The token endpoint: HTTP Basic client authentication and nothing else.
+    def client_authentication_required(self, request, *args, **kwargs):
+        return True
 
-    def decorate(view):
-        def wrapper(request: HttpRequest) -> HttpResponse:
-            call = Call(
-                endpoint=endpoint,
-                method=request.method,
-                user_agent=request.headers.get("User-Agent", ""),
-                auth_scheme=request.headers.get("Authorization", "").partition(" ")[0],
-                grant_type=request.POST.get("grant_type", "") if request.method == "POST" else "",
+    def authenticate_client(self, request, *args, **kwargs):
+        try:
+            client_id, secret = extract_basic_authorization(request.headers)
+        except UnicodeDecodeError:
+            client_id, secret = None, None
+        if client_id is None or secret is None or request.client_secret is not None:
+            raise errors.InvalidClientError(
+                description="Authentication failed: use HTTP Basic client auth.", request=request
             )
-            with standin.in_flight.request():
-                response = _fault_answer(standin.take_fault(endpoint)) or view(request)
-                call.status = response.status_code
-                standin.record(call)
-            return response
+        known = standin.client_secret(client_id)
+        if known is None or not hmac.compare_digest(secret.encode(), known.encode()):
+            return False
+        request.client = Client(client_id)
+        return True
 
-        return sandbox_only(csrf_exempt(wrapper))
+    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs):
+        return True
 
-    return decorate
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        pending = standin.take_code(code)
+        if pending is None:
+            _refuse_grant("Invalid authorization code.", request)
+        if standin.code_expired(pending):
+            _refuse_grant("The authorization code has expired.", request)
+        if pending.client_id != client_id:
+            _refuse_grant("The authorization code was issued to another app.", request)
+        request.pending = pending
+        request.user = pending.username
+        request.scopes = list(pending.scopes)
+        request.grant = Grant(pending.username, pending.scopes, 0.0, pending.access_lifetime, code)
+        return True
+
+    def get_code_challenge(self, code, request):
+        return request.pending.challenge or None
+
+    def get_code_challenge_method(self, code, request):
+        return "S256"
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs):
+        if request.pending.redirect_uri != redirect_uri:
+            _refuse_grant("redirect_uri does not match the authorization.", request)
+        return True
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        """Nothing left to do: `validate_code` spent the code."""
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        continuous = getattr(request, "continuous_refresh", "") or ""
+        used = standin.use_refresh_token(refresh_token, continuous.lower() == "true")
+        if used is None:
+            _refuse_grant("The refresh token is invalid, expired or used.", request)
+        request.grant, request.rotate = used
+        request.user = request.grant.username
+        return True
+
+    def get_original_scopes(self, refresh_token, request, *args, **kwargs):
+        return list(request.grant.scopes)
+
+    def is_within_original_scope(self, request_scopes, refresh_token, request, *args, **kwargs):
+        return set(_scopes(request_scopes)) <= set(request.grant.scopes)
+
+    def rotate_refresh_token(self, request):
+        return request.rotate
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        standin.save_tokens(token, request.grant)
+
+    # The API: the token in the Authorization header only, as Pinterest reads it.
+    def validate_bearer_token(self, token, scopes, request):
+        if not token or "Authorization" not in request.headers:
+            return False
+        request.account = standin.account_for(token)
+        return request.account is not None
 
 
-def _fault_answer(fault: Fault | None) -> HttpResponse | None:
-    if fault is None:
-        return None
-    if fault.kind == "latency":
-        time.sleep(fault.delay)
-        return None
-    if fault.kind == "rate_limit":
-        response = JsonResponse({"code": 8, "message": "Rate limit exceeded."}, status=429)
-        if fault.retry_after is not None:
-            response["Retry-After"] = str(fault.retry_after)
-        return response
-    if fault.kind == "garbage":
-        return HttpResponse("<html><body>Pinterest is having a moment</body></html>")
-    if fault.kind == "truncated":
-        return truncated('{"access_token": "cut-short", "id": "cut-short"}', "application/json")
-    return JsonResponse({"code": 0, "message": "Something went wrong."}, status=fault.status)
+def _s256_only(request: OAuthRequest) -> dict:
+    """Pinterest accepts S256 code challenges only; oauthlib accepts plain ones too."""
+    if request.code_challenge is not None and request.code_challenge_method != "S256":
+        raise errors.UnsupportedCodeChallengeMethodError(request=request)
+    return {}
 
 
-@_api("token")
+def _in_pinterests_words(token: dict, token_handler, request: OAuthRequest) -> dict:
+    """Return oauthlib's token answer as Pinterest words it: a lower-case token type, comma-
+    joined scopes, the grant it answers and the refresh token's lifetime. A refresh that does
+    not rotate answers no refresh token (oauthlib would repeat the old one)."""
+    token["token_type"] = "bearer"
+    token["scope"] = ",".join(_scopes(request.scopes))
+    token["response_type"] = request.grant_type
+    if request.grant_type == "refresh_token" and not request.rotate:
+        del token["refresh_token"]
+    if "refresh_token" in token:
+        lifetime = standin.refresh_lifetime()
+        token["refresh_token_expires_in"] = lifetime
+        token["refresh_token_expires_at"] = int(time.time() + lifetime)
+    return token
+
+
+def _access_token(request: OAuthRequest) -> str:
+    return "pina_" + secrets.token_urlsafe(32)
+
+
+def _refresh_token(request: OAuthRequest) -> str:
+    return "pinr_" + secrets.token_urlsafe(32)
+
+
+# oauthlib's OAuth 2.0 server logs the codes and tokens it handles at DEBUG ("Validating refresh
+# token %s"): bare values no redaction can spot, and in sandbox mode the site's own tokens. Its
+# records stop at its own logger, which has no handler.
+logging.getLogger("oauthlib.oauth2").propagate = False
+
+validator = Validator()
+server = WebApplicationServer(
+    validator,
+    token_generator=_access_token,
+    token_expires_in=lambda request: standin.access_lifetime(request.grant),
+    refresh_token_generator=_refresh_token,
+)
+server.auth_grant.custom_validators.post_auth.append(_s256_only)
+server.auth_grant.register_token_modifier(_in_pinterests_words)
+server.refresh_grant.register_token_modifier(_in_pinterests_words)
+
+
+def _issue_tokens(grant: Grant) -> dict:
+    """Return a token answer for `grant`, made as the code exchange makes one."""
+    request = OAuthRequest("")
+    request.grant, request.grant_type, request.scopes = grant, "authorization_code", grant.scopes
+    token = _in_pinterests_words(server.bearer.create_token(request, True), server.bearer, request)
+    validator.save_token(token, request)
+    return token
+
+
+def _uri(request: HttpRequest) -> str:
+    return request.build_absolute_uri()
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    """Return Pinterest's error answer."""
+    return JsonResponse({"code": ERROR_CODES.get(status, 0), "message": message}, status=status)
+
+
+@standin.api("token")
 def token(request: HttpRequest) -> HttpResponse:
-    try:
-        return JsonResponse(_token_answer(request))
-    except TokenError as error:
-        return JsonResponse(error.body, status=error.status)
-
-
-def _token_answer(request: HttpRequest) -> dict:
     if request.method != "POST":
-        raise pinterest_error(405, 405, "Method not allowed.")
+        return _error(405, "Method not allowed.")
     if request.content_type != "application/x-www-form-urlencoded":
-        raise pinterest_error(400, 1, "The body must be application/x-www-form-urlencoded.")
-    credentials = _client_credentials(request)
-    if credentials is None or "client_secret" in request.POST:
-        raise pinterest_error(401, 2, "Authentication failed: use HTTP Basic client auth.")
-    if not _client_is_known(*credentials):
-        raise pinterest_error(401, 2, "Authentication failed.")
-    grant_type = request.POST.get("grant_type", "")
-    if grant_type == "authorization_code":
-        return standin.redeem_code(
-            credentials[0],
-            request.POST.get("code", ""),
-            request.POST.get("redirect_uri", ""),
-            request.POST.get("code_verifier", ""),
+        return _error(400, "The body must be application/x-www-form-urlencoded.")
+    try:
+        headers, body, status = server.create_token_response(
+            _uri(request), "POST", request.body.decode(errors="replace"), dict(request.headers)
         )
-    if grant_type == "refresh_token":
-        return standin.refresh(
-            request.POST.get("refresh_token", ""),
-            continuous=request.POST.get("continuous_refresh", "").lower() == "true",
-        )
-    raise pinterest_error(400, 1, "Unsupported grant_type.")
+    except errors.OAuth2Error as refused:  # before any grant type looked at it
+        headers, body, status = {}, refused.json, refused.status_code
+    except ValueError:  # oauthlib cannot read the query string
+        return _error(400, "The token endpoint takes no query string.")
+    answer = json.loads(body)
+    if status == 200:
+        response = JsonResponse(answer)
+        for name, value in headers.items():
+            response[name] = value
+        return response
+    if request.POST.get("grant_type") == "refresh_token" and answer["error"] == "invalid_grant":
+        return JsonResponse(answer, status=status)  # RFC 6749's shape, as Pinterest answers it
+    description = answer.get("error_description")
+    return _error(status, description or TOKEN_REFUSALS.get(answer["error"], answer["error"]))
 
 
-@_api("user_account")
+@standin.api("user_account")
 def user_account(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
-        return JsonResponse({"code": 405, "message": "Method not allowed."}, status=405)
-    scheme, _, access_token = request.headers.get("Authorization", "").partition(" ")
-    account = standin.account_for(access_token.strip()) if scheme.lower() == "bearer" else None
-    if account is None:
-        return JsonResponse({"code": 2, "message": "Authentication failed."}, status=401)
-    return JsonResponse(account)
+        return _error(405, "Method not allowed.")
+    try:
+        valid, checked = server.verify_request(_uri(request), "GET", None, dict(request.headers))
+    except ValueError:  # oauthlib cannot read the query string
+        valid = False
+    if not valid:
+        return _error(401, "Authentication failed.")
+    return JsonResponse(checked.account)
 
 
-def _authorization_request(params) -> tuple[dict[str, str], str]:
-    """The authorize parameters and what is wrong with them ("" when nothing)."""
-    fields = {
-        name: params.get(name, "")
-        for name in (
-            "client_id",
-            "redirect_uri",
-            "response_type",
-            "scope",
-            "state",
-            "code_challenge",
-            "code_challenge_method",
-        )
-    }
-    if not _client_is_known(fields["client_id"], check_secret=False):
-        return fields, "This app (client_id) is not registered."
-    redirect_uri = urlsplit(fields["redirect_uri"])
-    if redirect_uri.scheme not in ("http", "https") or not redirect_uri.netloc:
-        return fields, "redirect_uri must be an absolute http(s) URL."
-    if fields["response_type"] != "code":
-        return fields, "response_type must be code."
-    scopes = fields["scope"].split(",")
-    if not all(SCOPE.match(scope) for scope in scopes):
-        return fields, "scope must be a comma-separated list of scopes such as boards:read."
-    if fields["code_challenge"] and fields["code_challenge_method"] != "S256":
-        return fields, "Only the S256 code_challenge_method is supported."
-    return fields, ""
+def _problem(request: HttpRequest, problem: str) -> HttpResponse:
+    return render(request, "sandbox/pinterest_error.html", {"problem": problem}, status=400)
 
 
 @sandbox_only
 @require_http_methods(["GET", "POST"])
 def authorize(request: HttpRequest) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
-    fields, problem = _authorization_request(params)
-    if problem:
-        return render(request, "sandbox/pinterest_error.html", {"problem": problem}, status=400)
+    fields = {name: params[name] for name in AUTHORIZE_PARAMS if name in params}
+    # The page's form carries the request on; oauthlib reads it as the query it came as.
+    uri = _uri(request) if request.method == "GET" else f"{_uri(request)}?{urlencode(fields)}"
+    try:
+        scopes, credentials = server.validate_authorization_request(uri, "GET")
+    except errors.OAuth2Error as refused:
+        return _problem(request, AUTHORIZE_PROBLEMS.get(type(refused), refused.description))
+    except ValueError:
+        return _problem(request, "The authorization request is not a valid query string.")
     context = {
         "fields": fields,
-        "scopes": fields["scope"].split(","),
+        "scopes": _scopes(scopes),
         "username": params.get("username", "pinner"),
         "lifetimes": LIFETIME_CHOICES,
     }
     if request.method == "GET":
         return render(request, "sandbox/pinterest_authorize.html", context)
-    state = {"state": fields["state"]} if fields["state"] else {}
     if request.POST.get("decision") != "approve":
+        denied = errors.AccessDeniedError(request=credentials["request"])
         return HttpResponseRedirect(
-            _with_params(fields["redirect_uri"], {"error": "access_denied", **state})
+            add_params_to_uri(credentials["redirect_uri"], denied.twotuples)
         )
     username = request.POST.get("username", "").strip()
     lifetime = request.POST.get("access_lifetime", "0")
     if not USERNAME.match(username) or lifetime not in {str(s) for s, _ in LIFETIME_CHOICES}:
         context["problem"] = "Choose a username of letters, digits, dots, dashes or underscores."
         return render(request, "sandbox/pinterest_authorize.html", context, status=400)
-    code = standin.issue_code(
-        fields["client_id"],
-        fields["redirect_uri"],
-        username,
-        tuple(context["scopes"]),
-        fields["code_challenge"],
-        int(lifetime),
+    headers, _body, _status = server.create_authorization_response(
+        uri, "GET", scopes=scopes, credentials={"user": username, "access_lifetime": int(lifetime)}
     )
-    return HttpResponseRedirect(_with_params(fields["redirect_uri"], {"code": code, **state}))
+    return HttpResponseRedirect(headers["Location"])
 
 
 app_name = "sandbox-pinterest"
