@@ -22,9 +22,8 @@ from connectapp.connections.models import LinkedAccount
 from connectapp.providers.base import ProviderUnavailable
 from connectapp.sandbox.pinterest import standin
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
-from tests.providers.pinterest_support import pinterest_link
-
-from .conftest import purge_queues, stored
+from tests.support.pinterest_support import pinterest_link
+from tests.support.workers import purge_queues, stored
 
 PROVIDER_QUEUE = django_settings.CONNECTAPP_PROVIDER_QUEUE
 
@@ -213,13 +212,19 @@ def test_a_rate_that_cannot_be_read_is_refused(settings, rate):
         ratelimit.rate_for("discogs")
 
 
+def throttled_link(settings, user) -> LinkedAccount:
+    """Return a Pinterest link whose provider has no slot left this hour: someone took it."""
+    settings.CONNECTAPP_RATE_LIMITS = {"pinterest": "1/h"}
+    account = pinterest_link(user)
+    assert ratelimit.wait_turn("pinterest", max_wait=0) == 0  # someone else took the slot
+    return account
+
+
 @pytest.mark.django_db
 def test_a_throttled_refresh_goes_back_to_the_queue_without_asking_the_provider(
     pinterest, user, broker, settings
 ):
-    settings.CONNECTAPP_RATE_LIMITS = {"pinterest": "1/h"}
-    account = pinterest_link(user)
-    assert ratelimit.wait_turn("pinterest", max_wait=0) == 0  # someone else took the slot
+    account = throttled_link(settings, user)
 
     assert tasks.refresh_account.apply(args=[account.pk, "pinterest"]).get() == "throttled"
 
@@ -232,9 +237,7 @@ def test_a_throttled_refresh_goes_back_to_the_queue_without_asking_the_provider(
 def test_a_throttled_retry_goes_back_to_the_queue_with_the_retries_it_used(
     pinterest, user, broker, settings
 ):
-    settings.CONNECTAPP_RATE_LIMITS = {"pinterest": "1/h"}
-    account = pinterest_link(user)
-    assert ratelimit.wait_turn("pinterest", max_wait=0) == 0  # someone else took the slot
+    account = throttled_link(settings, user)
 
     assert tasks.refresh_account.apply(args=[account.pk, "pinterest"], retries=5).get() == (
         "throttled"
