@@ -10,14 +10,13 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connectapp.celery import app
-from connectapp.connections import metrics, ratelimit, services, shared_state, tasks
+from connectapp.connections import metrics, ratelimit, services, tasks
 from connectapp.connections.models import LinkedAccount
 from connectapp.providers.base import ProviderUnavailable
 from connectapp.sandbox.pinterest import standin
@@ -189,27 +188,6 @@ def test_a_refresh_makes_a_few_queries_whatever_the_number_of_links(pinterest, u
 
     assert refresh_queries(user, 500) == few
     assert few <= 6  # lock the row, save it, record the event, and the transaction around
-
-
-def test_workers_share_one_rate_limit_per_provider(redis_url, settings):
-    settings.CONNECTAPP_RATE_LIMITS = {"discogs": "60/m"}
-    ratelimit.reset("discogs")
-
-    assert ratelimit.wait_turn("discogs", max_wait=0) == 0
-    shared_state._client_for.cache_clear()  # another process: a connection of its own
-    wait = ratelimit.wait_turn("discogs", max_wait=0)
-
-    assert 0.9 <= wait <= 1.0  # the next slot is one second (60 a minute) after the first
-    assert ratelimit.wait_turn("pinterest", max_wait=0) == 0  # not limited
-    ratelimit.reset("discogs")
-
-
-@pytest.mark.parametrize("rate", ["60", "0/m", "ten/m", "60/d"])
-def test_a_rate_that_cannot_be_read_is_refused(settings, rate):
-    settings.CONNECTAPP_RATE_LIMITS = {"discogs": rate}
-
-    with pytest.raises(ImproperlyConfigured, match="CONNECTAPP_RATE_LIMITS"):
-        ratelimit.rate_for("discogs")
 
 
 def throttled_link(settings, user) -> LinkedAccount:
