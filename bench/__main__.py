@@ -15,18 +15,19 @@ so its latency is set directly, and the workers reach it by `PINTEREST_API_URL`.
 import argparse
 import os
 import secrets
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import tracemalloc
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from tests.support.workers import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -191,19 +192,10 @@ def give_real_tokens(ids: list[int]) -> None:
     LinkedAccount.objects.bulk_update(accounts, ["access_token", "refresh_token"], batch_size=500)
 
 
-def purge_queues() -> None:
-    from django.conf import settings
-
-    from connectapp.celery import app
-
-    with app.connection_for_write() as connection:
-        for name in (settings.CELERY_TASK_DEFAULT_QUEUE, settings.CONNECTAPP_PROVIDER_QUEUE):
-            connection.default_channel.queue_purge(name)
-
-
 def sweep_row(size: int, due: float) -> dict:
     from connectapp.connections import services, tasks
     from connectapp.connections.models import LinkedAccount
+    from tests.support.workers import purge_queues
 
     reset_links()
     insert_links(size, due)
@@ -246,41 +238,23 @@ def sweep_row(size: int, due: float) -> dict:
     }
 
 
-def start_worker(concurrency: int, environment: dict[str, str], log: Path) -> subprocess.Popen:
+def start_worker(concurrency: int, environment: dict[str, str], log: Path) -> "Worker":
+    """Return a real worker on the provider calls' queue (tests/support starts and stops it)."""
     from django.conf import settings
 
-    from connectapp.celery import app
+    from tests.support.workers import WorkerDidNotStart, launch_worker
 
-    node = f"bench-{uuid.uuid4().hex[:6]}@{os.uname().nodename}"
-    command = [
-        sys.executable, "-m", "celery", "-A", "connectapp", "worker",
-        "--hostname", node, "--pool=prefork", f"--concurrency={concurrency}",
-        f"--queues={settings.CONNECTAPP_PROVIDER_QUEUE}", "--loglevel=WARNING",
-        "--without-gossip", "--without-mingle",
-    ]  # fmt: skip
-    with log.open("ab") as output:
-        worker = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**os.environ, **environment},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while not app.control.ping([node], timeout=0.5):
-        if worker.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"the worker did not start; see {log}")
-    return worker
-
-
-def stop_worker(worker: subprocess.Popen) -> None:
-    worker.send_signal(signal.SIGTERM)
     try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
+        return launch_worker(
+            name="bench",
+            concurrency=concurrency,
+            queues=(settings.CONNECTAPP_PROVIDER_QUEUE,),
+            env={**os.environ, **environment},
+            log=log,
+            loglevel="WARNING",
+        )
+    except WorkerDidNotStart as problem:
+        sys.exit(f"the worker did not start ({problem}); see {log}")
 
 
 def throughput_row(concurrency: int, count: int, latency: float, environment, log) -> dict:
@@ -289,6 +263,7 @@ def throughput_row(concurrency: int, count: int, latency: float, environment, lo
     from connectapp.connections import tasks
     from connectapp.connections.infra import metrics
     from connectapp.connections.models import LinkedAccount
+    from tests.support.workers import purge_queues
 
     reset_links()
     insert_links(count, due=1.0)
@@ -305,7 +280,7 @@ def throughput_row(concurrency: int, count: int, latency: float, environment, lo
                 sys.exit(f"refreshes did not finish in time; see {log}")
             time.sleep(0.2)
     finally:
-        stop_worker(worker)
+        worker.stop(timeout=30)
     span = refreshed.aggregate(first=Min("last_refreshed_at"), last=Max("last_refreshed_at"))
     elapsed = (span["last"] - span["first"]).total_seconds()
     rate = (count - 1) / elapsed

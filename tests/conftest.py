@@ -10,11 +10,19 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 
 from connectapp.connections.infra import store
 from tests.factories import UserFactory
 
 PASSWORD = "correct horse battery staple"
+
+#: The stand-in fixtures and the real-worker fixture live in tests/support, shared with bench/.
+pytest_plugins = [
+    "tests.support.sandbox",
+    "tests.support.standins",
+    "tests.support.workers",
+]
 
 
 def pytest_sessionstart(session):
@@ -59,6 +67,12 @@ def _no_rate_limits(settings):
 
 
 @pytest.fixture
+def quick_password_hashing(settings) -> None:
+    """Many owners are made; their passwords need not be expensive to hash."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
 def postgres(db) -> None:
     if connection.vendor != "postgresql":
         pytest.fail("this test needs PostgreSQL: set DATABASE_URL=postgres://…")
@@ -81,22 +95,8 @@ def signed_in(client, user):
 
 
 @pytest.fixture
-def sandbox(live_server, settings) -> str:
-    """The built-in stand-ins served over real HTTP, with both providers pointed at them.
-
-    Answers the stand-ins' base URL. The live server runs in a thread of this process, so the
-    tests can also reach the stand-ins' state directly; other processes reach it over HTTP.
-    """
-    base = f"{live_server.url}/sandbox"
-    settings.CONNECTAPP_SANDBOX = True
-    settings.ROOT_URLCONF = "tests.urls"
-    settings.CONNECTAPP_SANDBOX_URL = base
-    settings.DISCOGS_CONSUMER_KEY = "sandbox-discogs-key"
-    settings.DISCOGS_CONSUMER_SECRET = "sandbox-discogs-secret"
-    settings.DISCOGS_API_URL = f"{base}/discogs"
-    settings.DISCOGS_AUTHORIZE_URL = f"{base}/discogs/oauth/authorize"
-    settings.PINTEREST_CLIENT_ID = "sandbox-pinterest-client"
-    settings.PINTEREST_CLIENT_SECRET = "sandbox-pinterest-secret"
-    settings.PINTEREST_API_URL = f"{base}/pinterest/v5"
-    settings.PINTEREST_AUTHORIZE_URL = f"{base}/pinterest/oauth/"
-    return base
+def bob_signed_in(other_user) -> Client:
+    """A second browser, signed in as bob."""
+    client = Client()
+    client.force_login(other_user)
+    return client

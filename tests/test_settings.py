@@ -34,22 +34,22 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_production_without_secret_key_refuses_with_a_clear_message():
+def assert_production_refuses_without(name: str) -> None:
+    """Production without the setting `name` refuses to start, saying so, with no traceback."""
     env = {**PRODUCTION}
-    del env["SECRET_KEY"]
+    del env[name]
     result = manage("check", **env)
     assert result.returncode != 0
-    assert "SECRET_KEY is not set" in result.stderr
+    assert f"{name} is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_production_without_secret_key_refuses_with_a_clear_message():
+    assert_production_refuses_without("SECRET_KEY")
 
 
 def test_production_without_encryption_keys_refuses_with_a_clear_message():
-    env = {**PRODUCTION}
-    del env["TOKEN_ENCRYPTION_KEYS"]
-    result = manage("check", **env)
-    assert result.returncode != 0
-    assert "TOKEN_ENCRYPTION_KEYS is not set" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_production_refuses_without("TOKEN_ENCRYPTION_KEYS")
 
 
 def test_a_malformed_encryption_key_is_named_without_being_shown():

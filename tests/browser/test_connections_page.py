@@ -23,21 +23,16 @@ from tests.browser.support import (
     status_line,
 )
 from tests.factories import DiscogsAccountFactory, UserFactory
-from tests.providers import discogs_support
+from tests.support import discogs_support
 
 pytestmark = pytest.mark.browser
 
 Status = LinkedAccount.Status
 
 
-@pytest.fixture
-def standins(sandbox, settings):
+@pytest.fixture(autouse=True)
+def asked_scopes(settings) -> None:
     settings.PINTEREST_SCOPES = ["user_accounts:read", "boards:read", "pins:read"]
-    discogs_standin.reset()
-    pinterest_standin.reset()
-    yield sandbox
-    discogs_standin.reset()
-    pinterest_standin.reset()
 
 
 @pytest.fixture

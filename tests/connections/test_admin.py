@@ -1,6 +1,5 @@
 """Admins manage links in Django admin, used here as an admin would: through the admin URLs."""
 
-import socket
 from datetime import timedelta
 
 import pytest
@@ -21,7 +20,7 @@ from tests.factories import (
     UserFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_password_hashing")]
 
 CHANGELIST = reverse("admin:connections_linkedaccount_changelist")
 EVENTS = reverse("admin:connections_connectionevent_changelist")
@@ -54,19 +53,10 @@ def staff(username: str, *codenames: str):
     return user
 
 
-@pytest.fixture(autouse=True)
-def quick_password_hashing(settings) -> None:
-    """Hundreds of owners are made here; their passwords need not be expensive to hash."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
-def closed_port_url() -> str:
+def closed_port_url(closed_port) -> str:
     """A local URL nothing listens on: every request to it fails to connect."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{closed_port}"
 
 
 # --- Finding links ------------------------------------------------------------------------

@@ -11,20 +11,10 @@ from connectapp.sandbox import discogs, pinterest
 from tests.connections.test_admin import CHANGELIST, act, messages_of
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_password_hashing")]
 
 Status = LinkedAccount.Status
 DISCOGS_KEY = "sandbox-discogs-key"
-
-
-@pytest.fixture
-def standins(sandbox, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    pinterest.standin.reset()
-    discogs.standin.reset()
-    yield
-    pinterest.standin.reset()
-    discogs.standin.reset()
 
 
 def pinterest_link(username: str, **fields) -> LinkedAccount:

@@ -3,6 +3,7 @@ from django.core import mail
 
 from connectapp.connections import notifications
 from tests.factories import LinkedAccountFactory, UserFactory
+from tests.support.mail import carols_reconnect_mail
 
 pytestmark = pytest.mark.django_db
 
@@ -15,9 +16,7 @@ def test_the_owner_is_asked_by_mail_to_reconnect(settings):
         access_token="never-in-mail",
     )
     notifications.needs_reconnect(account)
-    (message,) = mail.outbox
-    assert message.to == ["carol@example.com"]
-    assert message.subject == "Reconnect your Pinterest account"
+    message = carols_reconnect_mail()
     assert "carols-pins" in message.body
     assert "https://connect.example.com/connections/" in message.body
     assert "never-in-mail" not in message.body

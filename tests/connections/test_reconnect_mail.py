@@ -8,15 +8,9 @@ from connectapp.connections.models import LinkedAccount
 from connectapp.exceptions import ProviderUnavailable
 from connectapp.sandbox.pinterest import standin
 from tests.factories import LinkedAccountFactory, UserFactory
+from tests.support.mail import carols_reconnect_mail
 
 Status = LinkedAccount.Status
-
-
-@pytest.fixture
-def pinterest(sandbox):
-    standin.reset()
-    yield standin
-    standin.reset()
 
 
 def _pinterest_link(username: str) -> LinkedAccount:
@@ -47,9 +41,7 @@ def test_marking_a_link_needs_reconnect_mails_its_owner_once_committed(
     for callback in callbacks:
         callback()
 
-    (message,) = mail.outbox
-    assert message.to == ["carol@example.com"]
-    assert message.subject == "Reconnect your Pinterest account"
+    message = carols_reconnect_mail()
     assert "carols-pins" in message.body
     assert "/connections/" in message.body
     assert "never-in-mail" not in message.body
@@ -74,9 +66,7 @@ def test_a_refresh_pinterest_refuses_mails_the_owner(pinterest):
 
     assert services.refresh(account.pk, force=True) == "needs_reconnect"
 
-    (message,) = mail.outbox
-    assert message.to == ["carol@example.com"]
-    assert message.subject == "Reconnect your Pinterest account"
+    message = carols_reconnect_mail()
     assert account.refresh_token not in message.body
     assert account.access_token not in message.body
 

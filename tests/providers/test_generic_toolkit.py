@@ -8,7 +8,6 @@ here means the configuration alone is enough to talk to a standard server.
 
 import json
 import logging
-import socket
 import threading
 from datetime import timedelta
 
@@ -25,7 +24,7 @@ from connectapp.providers import registry
 from connectapp.providers.base import TokenSet
 from connectapp.providers.oauth2 import OAuth2Provider
 from tests.oauth_server import harness
-from tests.providers.pinterest_support import path_of, query_of
+from tests.support.flows import path_of, query_of
 
 WEB_SECRET = "web-secret-known-to-the-toolkit"
 APP_SECRET = "app-secret-known-to-the-toolkit"
@@ -66,12 +65,14 @@ def toolkit():
         yield server
 
 
-@pytest.fixture(scope="module")
-def closed_port():
-    """A port on this machine that refuses connections: bound, never listening."""
-    with socket.socket() as bound:
-        bound.bind(("127.0.0.1", 0))
-        yield bound.getsockname()[1]
+def toml_table(name: str, **fields: str | list[str]) -> str:
+    """Return the TOML table `[providers.<name>]` holding `fields` (JSON strings and arrays of
+    strings are valid TOML)."""
+    lines = [
+        f"[providers.{name}]",
+        *(f"{key} = {json.dumps(value)}" for key, value in fields.items()),
+    ]
+    return "\n" + "\n".join(lines) + "\n"
 
 
 @pytest.fixture
@@ -79,43 +80,44 @@ def providers(toolkit, closed_port, tmp_path, settings, monkeypatch):
     monkeypatch.setenv("TOOLKIT_WEB_SECRET", WEB_SECRET)
     monkeypatch.setenv("TOOLKIT_APP_SECRET", APP_SECRET)
     token_url = f"{toolkit.url}/o/token/"
+    app_secret = {"client_secret_env": "TOOLKIT_APP_SECRET"}
     app_level = "\n".join(
-        f"""
-[providers.{name}]
-display_name = "Toolkit API ({auth})"
-grant_type = "client_credentials"
-token_url = "{token_url}"
-client_id = "app-client"
-{secret}
-client_auth = "{auth}"
-scopes = ["api"]
-"""
+        toml_table(
+            name,
+            display_name=f"Toolkit API ({auth})",
+            grant_type="client_credentials",
+            token_url=token_url,
+            client_id="app-client",
+            **secret,
+            client_auth=auth,
+            scopes=["api"],
+        )
         for name, auth, secret in (
-            ("toolkit-app", "client_secret_basic", 'client_secret_env = "TOOLKIT_APP_SECRET"'),
-            ("toolkit-app-post", "client_secret_post", 'client_secret_env = "TOOLKIT_APP_SECRET"'),
-            ("toolkit-wrong", "client_secret_basic", 'client_secret = "not-the-secret"'),
+            ("toolkit-app", "client_secret_basic", app_secret),
+            ("toolkit-app-post", "client_secret_post", app_secret),
+            ("toolkit-wrong", "client_secret_basic", {"client_secret": "not-the-secret"}),
         )
     )
     revocation = {
-        "revoke": f'revocation_url = "{toolkit.url}{REVOCATION}"',
-        "none": "",
-        "down": f'revocation_url = "http://127.0.0.1:{closed_port}{REVOCATION}"',
+        "revoke": {"revocation_url": f"{toolkit.url}{REVOCATION}"},
+        "none": {},
+        "down": {"revocation_url": f"http://127.0.0.1:{closed_port}{REVOCATION}"},
     }
     per_user = "\n".join(
-        f"""
-[providers.{name}]
-display_name = "Toolkit"
-authorize_url = "{toolkit.url}/o/authorize/"
-token_url = "{token_url}"
-{revocation[revokes]}
-userinfo_url = "{toolkit.url}/api/me/"
-id_path = "data.user.id"
-username_path = "data.user.login"
-scopes = ["profile", "boards"]
-client_id = "web-client"
-client_secret_env = "TOOLKIT_WEB_SECRET"
-client_auth = "{auth}"
-"""
+        toml_table(
+            name,
+            display_name="Toolkit",
+            authorize_url=f"{toolkit.url}/o/authorize/",
+            token_url=token_url,
+            **revocation[revokes],
+            userinfo_url=f"{toolkit.url}/api/me/",
+            id_path="data.user.id",
+            username_path="data.user.login",
+            scopes=["profile", "boards"],
+            client_id="web-client",
+            client_secret_env="TOOLKIT_WEB_SECRET",
+            client_auth=auth,
+        )
         for name, auth, revokes in PER_USER
     )
     path = tmp_path / "providers.toml"

@@ -18,18 +18,18 @@ from connectapp.providers import registry
 from connectapp.providers.base import Identity, TokenSet
 from connectapp.providers.oauth2 import OAuth2Provider
 from connectapp.sandbox.pinterest import standin
-from tests.providers.pinterest_support import CALLBACK, answer_at_pinterest, query_of
+from tests.support.flows import query_of
+from tests.support.pinterest_support import CALLBACK, answer_at_pinterest
 
 USER_AGENT = "connectapp-tests/2.0 +https://example.com/about"
 
 
 @pytest.fixture
-def pinterest(sandbox, settings):
+def pinterest_provider(pinterest, settings):
+    """The Pinterest provider, pointed at the fresh stand-in."""
     settings.CONNECTAPP_USER_AGENT = USER_AGENT
     settings.PINTEREST_SCOPES = ["user_accounts:read", "boards:read"]
-    standin.reset()
-    yield registry.get("pinterest")
-    standin.reset()
+    return registry.get("pinterest")
 
 
 def connect(provider, username: str = "pinner") -> TokenSet:
@@ -45,9 +45,9 @@ def issued(username: str = "pinner") -> TokenSet:
 
 
 def test_the_authorize_url_is_pinterests_with_comma_joined_scopes_state_and_pkce(
-    pinterest, sandbox
+    pinterest_provider, sandbox
 ):
-    authorization = pinterest.begin(CALLBACK)
+    authorization = pinterest_provider.begin(CALLBACK)
 
     assert authorization.url.startswith(f"{sandbox}/pinterest/oauth/?")
     query = query_of(authorization.url)
@@ -64,15 +64,15 @@ def test_the_authorize_url_is_pinterests_with_comma_joined_scopes_state_and_pkce
     assert verifier not in authorization.url
 
 
-def test_every_flow_gets_its_own_state_and_verifier(pinterest):
-    first, second = pinterest.begin(CALLBACK), pinterest.begin(CALLBACK)
+def test_every_flow_gets_its_own_state_and_verifier(pinterest_provider):
+    first, second = pinterest_provider.begin(CALLBACK), pinterest_provider.begin(CALLBACK)
     assert first.flow_key != second.flow_key
     assert first.pending["code_verifier"] != second.pending["code_verifier"]
 
 
-def test_the_whole_flow_over_http_with_basic_auth_and_the_user_agent(pinterest):
-    tokens = connect(pinterest, "pin-collector")
-    identity = pinterest.identity(tokens)
+def test_the_whole_flow_over_http_with_basic_auth_and_the_user_agent(pinterest_provider):
+    tokens = connect(pinterest_provider, "pin-collector")
+    identity = pinterest_provider.identity(tokens)
 
     assert identity == Identity(
         external_id=standin.user_id("pin-collector"), username="pin-collector"
@@ -90,74 +90,74 @@ def test_the_whole_flow_over_http_with_basic_auth_and_the_user_agent(pinterest):
     assert {token_call.user_agent, identity_call.user_agent} == {USER_AGENT}
 
 
-def test_a_declined_authorization_is_reported_as_declined(pinterest):
-    authorization = pinterest.begin(CALLBACK)
+def test_a_declined_authorization_is_reported_as_declined(pinterest_provider):
+    authorization = pinterest_provider.begin(CALLBACK)
     callback = answer_at_pinterest(authorization.url, "deny")
 
     assert query_of(callback) == {"error": "access_denied", "state": authorization.flow_key}
     with pytest.raises(FlowDeclined):
-        pinterest.finish(query_of(callback), authorization.pending, CALLBACK)
+        pinterest_provider.finish(query_of(callback), authorization.pending, CALLBACK)
     assert standin.calls() == []
 
 
 @pytest.mark.parametrize(
     "params", [{"error": "server_error", "state": "s"}, {"state": "s"}, {"code": "", "state": "s"}]
 )
-def test_a_callback_without_a_code_is_a_flow_error(pinterest, params):
+def test_a_callback_without_a_code_is_a_flow_error(pinterest_provider, params):
     with pytest.raises(FlowError):
-        pinterest.finish(params, {"code_verifier": "v" * 64}, CALLBACK)
+        pinterest_provider.finish(params, {"code_verifier": "v" * 64}, CALLBACK)
     assert standin.calls() == []
 
 
-def test_a_code_works_once_and_a_replay_revokes_what_it_bought(pinterest):
-    authorization = pinterest.begin(CALLBACK)
+def test_a_code_works_once_and_a_replay_revokes_what_it_bought(pinterest_provider):
+    authorization = pinterest_provider.begin(CALLBACK)
     params = query_of(answer_at_pinterest(authorization.url))
-    tokens = pinterest.finish(params, authorization.pending, CALLBACK)
+    tokens = pinterest_provider.finish(params, authorization.pending, CALLBACK)
 
     with pytest.raises(AccessRevoked, match="Invalid authorization code"):
-        pinterest.finish(params, authorization.pending, CALLBACK)
+        pinterest_provider.finish(params, authorization.pending, CALLBACK)
     with pytest.raises(AccessRevoked):
-        pinterest.identity(tokens)
+        pinterest_provider.identity(tokens)
     assert not standin.refresh_token_is_live(tokens.refresh_token)
 
 
-def test_a_code_is_bound_to_its_redirect_uri(pinterest):
-    authorization = pinterest.begin(CALLBACK)
+def test_a_code_is_bound_to_its_redirect_uri(pinterest_provider):
+    authorization = pinterest_provider.begin(CALLBACK)
     params = query_of(answer_at_pinterest(authorization.url))
 
     with pytest.raises(AccessRevoked, match="redirect_uri"):
-        pinterest.finish(params, authorization.pending, "http://testserver/elsewhere/")
+        pinterest_provider.finish(params, authorization.pending, "http://testserver/elsewhere/")
 
 
-def test_a_code_is_bound_to_its_pkce_verifier(pinterest):
-    authorization = pinterest.begin(CALLBACK)
+def test_a_code_is_bound_to_its_pkce_verifier(pinterest_provider):
+    authorization = pinterest_provider.begin(CALLBACK)
     params = query_of(answer_at_pinterest(authorization.url))
 
     with pytest.raises(AccessRevoked, match="code_verifier"):
-        pinterest.finish(params, {"code_verifier": "x" * 64}, CALLBACK)
+        pinterest_provider.finish(params, {"code_verifier": "x" * 64}, CALLBACK)
 
 
-def test_a_wrong_client_secret_is_refused_with_pinterests_error(pinterest):
-    authorization = pinterest.begin(CALLBACK)
+def test_a_wrong_client_secret_is_refused_with_pinterests_error(pinterest_provider):
+    authorization = pinterest_provider.begin(CALLBACK)
     params = query_of(answer_at_pinterest(authorization.url))
     standin.register_client("sandbox-pinterest-client", "the-secret-pinterest-knows")
 
     with pytest.raises(AccessRevoked, match=r"Authentication failed\. \(code 2\)"):
-        pinterest.finish(params, authorization.pending, CALLBACK)
+        pinterest_provider.finish(params, authorization.pending, CALLBACK)
 
 
-def test_the_stand_in_accepts_only_basic_client_authentication(pinterest):
-    class PostingSecrets(type(pinterest)):
+def test_the_stand_in_accepts_only_basic_client_authentication(pinterest_provider):
+    class PostingSecrets(type(pinterest_provider)):
         token_endpoint_auth_method = "client_secret_post"
 
-    authorization = pinterest.begin(CALLBACK)
+    authorization = pinterest_provider.begin(CALLBACK)
     params = query_of(answer_at_pinterest(authorization.url))
 
     with pytest.raises(AccessRevoked, match="HTTP Basic"):
         PostingSecrets().finish(params, authorization.pending, CALLBACK)
 
 
-def test_the_stand_in_refuses_a_token_request_that_is_not_a_form(pinterest, sandbox):
+def test_the_stand_in_refuses_a_token_request_that_is_not_a_form(pinterest_provider, sandbox):
     response = requests.post(
         f"{sandbox}/pinterest/v5/oauth/token",
         json={"grant_type": "refresh_token", "refresh_token": issued().refresh_token},
@@ -168,10 +168,10 @@ def test_the_stand_in_refuses_a_token_request_that_is_not_a_form(pinterest, sand
     assert response.json()["code"] == 1
 
 
-def test_a_refresh_asks_for_continuous_refresh_and_the_old_refresh_token_dies(pinterest):
+def test_a_refresh_asks_for_continuous_refresh_and_the_old_refresh_token_dies(pinterest_provider):
     old = issued()
 
-    new = pinterest.refresh(old)
+    new = pinterest_provider.refresh(old)
 
     assert new.access_token != old.access_token
     assert new.refresh_token not in ("", old.refresh_token)
@@ -179,14 +179,14 @@ def test_a_refresh_asks_for_continuous_refresh_and_the_old_refresh_token_dies(pi
     assert standin.refresh_token_is_live(new.refresh_token)
     assert not standin.refresh_token_is_live(old.refresh_token)
     with pytest.raises(AccessRevoked, match="invalid_grant"):
-        pinterest.refresh(old)
+        pinterest_provider.refresh(old)
 
 
-def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one(pinterest):
+def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one(pinterest_provider):
     old = issued()
     standin.set_continuous_refresh(False)
 
-    new = pinterest.refresh(old)
+    new = pinterest_provider.refresh(old)
 
     assert new.access_token != old.access_token
     assert new.refresh_token == ""
@@ -194,23 +194,23 @@ def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one(pinterest):
     assert standin.refresh_token_is_live(old.refresh_token)
 
 
-def test_the_new_access_token_expires_as_the_provider_says(pinterest):
+def test_the_new_access_token_expires_as_the_provider_says(pinterest_provider):
     standin.set_lifetimes(access=600)
-    tokens = pinterest.refresh(issued())
+    tokens = pinterest_provider.refresh(issued())
     now = timezone.now()
     assert now + timedelta(seconds=590) < tokens.expires_at <= now + timedelta(seconds=600)
 
 
 @pytest.mark.parametrize("refresh_token", ["pinr_never-issued", ""], ids=["unknown", "none at all"])
-def test_an_unusable_refresh_token_is_access_revoked(pinterest, refresh_token):
+def test_an_unusable_refresh_token_is_access_revoked(pinterest_provider, refresh_token):
     with pytest.raises(AccessRevoked):
-        pinterest.refresh(TokenSet(access_token="a", refresh_token=refresh_token))
+        pinterest_provider.refresh(TokenSet(access_token="a", refresh_token=refresh_token))
 
 
-def test_an_expired_refresh_token_is_invalid_grant(pinterest):
+def test_an_expired_refresh_token_is_invalid_grant(pinterest_provider):
     standin.set_lifetimes(refresh=0)
     with pytest.raises(AccessRevoked, match="invalid_grant"):
-        pinterest.refresh(issued())
+        pinterest_provider.refresh(issued())
 
 
 @pytest.mark.parametrize(
@@ -222,68 +222,74 @@ def test_an_expired_refresh_token_is_invalid_grant(pinterest):
         ("garbage", {}, "not a token"),
     ],
 )
-def test_token_endpoint_outages_are_provider_unavailable(pinterest, kind, options, message):
+def test_token_endpoint_outages_are_provider_unavailable(
+    pinterest_provider, kind, options, message
+):
     tokens = issued()
     standin.inject_fault(kind, "token", **options)
 
     with pytest.raises(ProviderUnavailable, match=message) as raised:
-        pinterest.refresh(tokens)
+        pinterest_provider.refresh(tokens)
 
     assert raised.value.retry_after == options.get("retry_after")
     assert standin.refresh_token_is_live(tokens.refresh_token)
 
 
 @pytest.mark.parametrize("status", [404, 405, 408, 409, 422])
-def test_other_client_errors_on_the_way_are_provider_unavailable_not_a_refusal(pinterest, status):
+def test_other_client_errors_on_the_way_are_provider_unavailable_not_a_refusal(
+    pinterest_provider, status
+):
     tokens = issued()
     standin.inject_fault("error", "token", status=status)
 
     with pytest.raises(ProviderUnavailable, match=f"HTTP {status}|code 0"):
-        pinterest.refresh(tokens)
+        pinterest_provider.refresh(tokens)
 
     assert standin.refresh_token_is_live(tokens.refresh_token)
 
 
 @pytest.mark.parametrize("status", [400, 401, 403])
-def test_a_refusal_status_with_an_error_body_is_access_revoked(pinterest, status):
+def test_a_refusal_status_with_an_error_body_is_access_revoked(pinterest_provider, status):
     standin.inject_fault("error", "token", status=status)
     with pytest.raises(AccessRevoked):
-        pinterest.refresh(issued())
+        pinterest_provider.refresh(issued())
 
 
-def test_a_token_endpoint_that_does_not_answer_in_time_is_provider_unavailable(pinterest, settings):
+def test_a_token_endpoint_that_does_not_answer_in_time_is_provider_unavailable(
+    pinterest_provider, settings
+):
     settings.CONNECTAPP_HTTP_TIMEOUT = 0.2
     standin.inject_fault("latency", "token", delay=1.0)
 
     with pytest.raises(ProviderUnavailable, match="did not answer in time"):
-        pinterest.refresh(issued())
+        pinterest_provider.refresh(issued())
 
 
-def test_a_provider_that_cannot_be_reached_is_provider_unavailable(pinterest, settings):
+def test_a_provider_that_cannot_be_reached_is_provider_unavailable(pinterest_provider, settings):
     settings.PINTEREST_API_URL = "http://127.0.0.1:9/v5"
     with pytest.raises(ProviderUnavailable, match="could not be reached"):
-        pinterest.refresh(issued())
+        pinterest_provider.refresh(issued())
 
 
-def test_identity_refused_is_access_revoked_and_outages_are_not(pinterest):
+def test_identity_refused_is_access_revoked_and_outages_are_not(pinterest_provider):
     tokens = issued("someone")
     standin.revoke_user("someone")
     with pytest.raises(AccessRevoked, match="Authentication failed"):
-        pinterest.identity(tokens)
+        pinterest_provider.identity(tokens)
 
     tokens = issued()
     standin.inject_fault("garbage", "user_account")
     with pytest.raises(ProviderUnavailable):
-        pinterest.identity(tokens)
+        pinterest_provider.identity(tokens)
     standin.inject_fault("rate_limit", "user_account", retry_after=30)
     with pytest.raises(ProviderUnavailable) as raised:
-        pinterest.identity(tokens)
+        pinterest_provider.identity(tokens)
     assert raised.value.retry_after == 30
 
 
-def test_the_session_authorizes_requests_with_the_bearer_token(pinterest, sandbox):
+def test_the_session_authorizes_requests_with_the_bearer_token(pinterest_provider, sandbox):
     tokens = issued("bearer-user")
-    with pinterest.session(tokens) as session:
+    with pinterest_provider.session(tokens) as session:
         response = session.get(f"{sandbox}/pinterest/v5/user_account", timeout=5)
     assert response.json()["username"] == "bearer-user"
     assert standin.calls("user_account")[0].user_agent == USER_AGENT
@@ -313,9 +319,9 @@ def _answer(status: int, body: bytes, content_type: str = "application/json") ->
         (200, b"[1, 2]", ProviderUnavailable),
     ],
 )
-def test_what_token_endpoint_answers_mean(pinterest, status, body, error):
+def test_what_token_endpoint_answers_mean(pinterest_provider, status, body, error):
     with pytest.raises(error):
-        pinterest._check_token_response(_answer(status, body))
+        pinterest_provider._check_token_response(_answer(status, body))
 
 
 def test_a_provider_is_described_by_plain_attributes(sandbox):

@@ -12,9 +12,8 @@ from django.utils import timezone
 from connectapp.connections import services, tasks
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.sandbox.pinterest import standin
-from tests.providers.pinterest_support import pinterest_link
-
-from .conftest import finished, outcomes, stored, wait_until
+from tests.support.pinterest_support import pinterest_link
+from tests.support.workers import finished, outcomes, stored, wait_until
 
 Status = LinkedAccount.Status
 

@@ -14,8 +14,8 @@ from connectapp.connections.models import LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
 from connectapp.exceptions import ProviderUnavailable
 from connectapp.redaction import RedactSecretsFilter
-from tests.providers import discogs_support, pinterest_support
-from tests.providers.discogs_support import query_of
+from tests.support import discogs_support, pinterest_support
+from tests.support.flows import path_of, query_of
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +112,7 @@ def pinterest_flows(client, pinterest, secrets: Secrets) -> None:
     secrets.from_url(authorize)
     secrets.from_session(client)
     denied = pinterest_support.answer_at_pinterest(authorize, "deny")
-    client.get(pinterest_support.path_of(denied))
+    client.get(path_of(denied))
 
     authorize = pinterest_support.start_connect(client)
     secrets.from_url(authorize)
@@ -120,13 +120,13 @@ def pinterest_flows(client, pinterest, secrets: Secrets) -> None:
     callback = pinterest_support.answer_at_pinterest(authorize)
     secrets.from_url(callback)
     bad_code = callback.replace("code=", "code=x")
-    assert client.get(pinterest_support.path_of(bad_code)).status_code == 400
+    assert client.get(path_of(bad_code)).status_code == 400
     authorize = pinterest_support.start_connect(client)
     secrets.from_session(client)
     callback = pinterest_support.answer_at_pinterest(authorize)
     secrets.from_url(callback)
-    assert client.get(pinterest_support.path_of(callback)).status_code == 302
-    assert client.get(pinterest_support.path_of(callback)).status_code == 400
+    assert client.get(path_of(callback)).status_code == 302
+    assert client.get(path_of(callback)).status_code == 400
     secrets.from_links()
 
     link = LinkedAccount.objects.get(provider="pinterest")
@@ -141,7 +141,7 @@ def pinterest_flows(client, pinterest, secrets: Secrets) -> None:
     assert services.refresh(link.pk, force=True) == "needs_reconnect"
     callback = pinterest_support.approve(client)
     secrets.from_url(callback)
-    assert client.get(pinterest_support.path_of(callback)).status_code == 302
+    assert client.get(path_of(callback)).status_code == 302
     secrets.from_links()
     assert client.post(f"/connections/{link.pk}/disconnect/").status_code == 302
 

@@ -15,9 +15,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
-from tests.providers.discogs_support import query_of
-from tests.providers.pinterest_support import pinterest_link
-from tests.security.support import discogs_link, tables
+from tests.support.flows import discogs_link, query_of, tables
+from tests.support.pinterest_support import pinterest_link
 
 pytestmark = pytest.mark.django_db
 
@@ -125,17 +124,22 @@ def hostile_callback(client: Client, provider: str, flow_param: str, query: str,
     return client.get(f"/connections/{provider}/callback/", QUERY_STRING=query)
 
 
+def assert_hostile_callback_refused(client: Client, provider: str, flow_param: str, request):
+    """The callback `request` is refused (or sent home) and no row changes."""
+    before = tables()
+
+    response = hostile_callback(client, provider, flow_param, *request)
+
+    assert_refused_or_redirected_home(response)
+    assert tables() == before
+
+
 @HOSTILE
 @given(request=callback_queries("oauth_token"))
 def test_hostile_discogs_callbacks_are_refused_and_change_nothing(
     request, signed_in, others_links, unlimited
 ):
-    before = tables()
-
-    response = hostile_callback(signed_in, "discogs", "oauth_token", *request)
-
-    assert_refused_or_redirected_home(response)
-    assert tables() == before
+    assert_hostile_callback_refused(signed_in, "discogs", "oauth_token", request)
 
 
 @HOSTILE
@@ -143,12 +147,18 @@ def test_hostile_discogs_callbacks_are_refused_and_change_nothing(
 def test_hostile_pinterest_callbacks_are_refused_and_change_nothing(
     request, signed_in, others_links, unlimited
 ):
-    before = tables()
+    assert_hostile_callback_refused(signed_in, "pinterest", "state", request)
 
-    response = hostile_callback(signed_in, "pinterest", "state", *request)
 
-    assert_refused_or_redirected_home(response)
-    assert tables() == before
+def hostile_form(client: Client, method: str, path: str, form, query: str):
+    """Send `form` url-encoded with any `method`, under a raw query string; answer the response."""
+    return client.generic(
+        method,
+        path,
+        urlencode(form),
+        content_type="application/x-www-form-urlencoded",
+        QUERY_STRING=query,
+    )
 
 
 PROVIDER_SLUGS = st.one_of(
@@ -171,12 +181,8 @@ def test_hostile_connect_requests_start_a_flow_or_are_refused(
         client.force_login(user)
     before = tables()
 
-    response = client.generic(
-        method,
-        f"/connections/{quote(provider, safe='')}/connect/",
-        urlencode(form),
-        content_type="application/x-www-form-urlencoded",
-        QUERY_STRING=query,
+    response = hostile_form(
+        client, method, f"/connections/{quote(provider, safe='')}/connect/", form, query
     )
 
     assert response.status_code in (302, 404, 405), response.status_code
@@ -213,13 +219,7 @@ def test_hostile_disconnect_requests_reach_nobody_elses_link(
         target = str(others_links[int(target[-1])].pk)
     before = tables()
 
-    response = signed_in.generic(
-        method,
-        f"/connections/{target}/disconnect/",
-        urlencode(form),
-        content_type="application/x-www-form-urlencoded",
-        QUERY_STRING=query,
-    )
+    response = hostile_form(signed_in, method, f"/connections/{target}/disconnect/", form, query)
 
     assert response.status_code in (404, 405), response.status_code
     assert tables() == before

@@ -1,8 +1,11 @@
 """Real Celery worker processes against the test database, the real Redis broker and the
 Pinterest stand-in served by this process's live server.
 
-`start_worker()` starts `celery worker` with subprocess, pointed at the test database pytest
-created and at the stand-in, waits until it answers a ping, and stops it after the test.
+`launch_worker()` starts `celery worker` with subprocess and waits until it answers a ping;
+`Worker.stop()` stops it. The `start_worker` fixture uses them for the tests (pointed at the
+test database pytest created and at the stand-in, every worker stopped after the test), and
+`python -m bench` uses them for its throughput runs. Settings are read when called, not on
+import, so the benchmark can import this module before it configures Django.
 """
 
 import os
@@ -11,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -20,12 +23,19 @@ import pytest
 from django.conf import settings
 
 from connectapp.celery import app
-from connectapp.connections.infra import metrics, ratelimit
+from connectapp.connections.infra import metrics
 from connectapp.connections.models import LinkedAccount
-from connectapp.sandbox.pinterest import standin
 
 WORKER_START_TIMEOUT = 60
-QUEUES = (settings.CELERY_TASK_DEFAULT_QUEUE, settings.CONNECTAPP_PROVIDER_QUEUE)
+
+
+class WorkerDidNotStart(RuntimeError):
+    """The worker exited, or did not answer a ping in time; the message says which."""
+
+
+def queues() -> tuple[str, str]:
+    """Return both queues the app uses: the sweeps' and the provider calls'."""
+    return (settings.CELERY_TASK_DEFAULT_QUEUE, settings.CONNECTAPP_PROVIDER_QUEUE)
 
 
 def wait_until(condition: Callable[[], object], *, timeout: float = 60, what: str = "") -> None:
@@ -48,8 +58,9 @@ def database_url() -> str:
 
 
 def purge_queues() -> None:
+    """Drop every message waiting in both queues."""
     with app.connection_for_write() as connection:
-        for name in QUEUES:
+        for name in queues():
             connection.default_channel.queue_purge(name)
 
 
@@ -64,14 +75,58 @@ class Worker:
         stats = app.control.inspect([self.node], timeout=5).stats() or {}
         return stats[self.node]["pool"]["processes"]
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 20) -> None:
+        """Stop the worker warmly (SIGTERM); kill its process group when it does not stop."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+
+
+def launch_worker(
+    *,
+    name: str,
+    concurrency: int,
+    queues: Sequence[str],
+    env: dict[str, str],
+    log: Path,
+    loglevel: str = "INFO",
+    beat_schedule: Path | None = None,
+) -> Worker:
+    """Return a prefork `celery worker` started with `env` as its whole environment, once it
+    answers a ping; its output is appended to `log`. Raise WorkerDidNotStart otherwise."""
+    node = f"{name}-{uuid.uuid4().hex[:8]}@{os.uname().nodename}"
+    command = [
+        sys.executable, "-m", "celery", "-A", "connectapp", "worker",
+        "--hostname", node, "--pool=prefork", f"--concurrency={concurrency}",
+        f"--queues={','.join(queues)}", f"--loglevel={loglevel}",
+        "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    if beat_schedule is not None:
+        command += ["--beat", "--schedule", str(beat_schedule)]
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    worker = Worker(node, process, log)
+    deadline = time.monotonic() + WORKER_START_TIMEOUT
+    while not app.control.ping([node], timeout=0.5):
+        if process.poll() is not None:
+            raise WorkerDidNotStart(f"the worker exited:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            worker.stop()
+            raise WorkerDidNotStart(
+                f"gave up waiting {WORKER_START_TIMEOUT}s for the worker to answer a ping"
+            )
+    return worker
 
 
 @pytest.fixture
@@ -80,25 +135,6 @@ def start_worker(sandbox, transactional_db, redis_url, tmp_path):
     workers: list[Worker] = []
 
     def start(*, concurrency: int = 2, beat: bool = False, env: dict | None = None) -> Worker:
-        node = f"h5-test-{uuid.uuid4().hex[:8]}@%h"
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "connectapp",
-            "worker",
-            "--hostname",
-            node,
-            "--pool=prefork",
-            f"--concurrency={concurrency}",
-            f"--queues={','.join(QUEUES)}",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-        if beat:
-            command += ["--beat", "--schedule", str(tmp_path / f"beat-{len(workers)}")]
         environment = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CONNECTAPP_")},
             "DEBUG": "true",
@@ -109,25 +145,18 @@ def start_worker(sandbox, transactional_db, redis_url, tmp_path):
             "PINTEREST_CLIENT_SECRET": settings.PINTEREST_CLIENT_SECRET,
             **(env or {}),
         }
-        log = tmp_path / f"worker-{len(workers)}.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                command,
-                cwd=settings.BASE_DIR,
+        try:
+            worker = launch_worker(
+                name="h5-test",
+                concurrency=concurrency,
+                queues=queues(),
                 env=environment,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                log=tmp_path / f"worker-{len(workers)}.log",
+                beat_schedule=tmp_path / f"beat-{len(workers)}" if beat else None,
             )
-        worker = Worker(node.replace("%h", os.uname().nodename), process, log)
+        except WorkerDidNotStart as problem:
+            pytest.fail(str(problem))
         workers.append(worker)
-
-        def answers() -> bool:
-            if process.poll() is not None:
-                pytest.fail(f"the worker exited:\n{log.read_text()[-3000:]}")
-            return bool(app.control.ping([worker.node], timeout=0.5))
-
-        wait_until(answers, timeout=WORKER_START_TIMEOUT, what="the worker to answer a ping")
         return worker
 
     purge_queues()
@@ -137,14 +166,6 @@ def start_worker(sandbox, transactional_db, redis_url, tmp_path):
         worker.stop()
     purge_queues()
     metrics.reset()
-
-
-@pytest.fixture
-def pinterest(sandbox):
-    standin.reset()
-    ratelimit.reset("pinterest")
-    yield standin
-    standin.reset()
 
 
 def finished(operation: str) -> int:

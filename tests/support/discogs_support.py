@@ -1,10 +1,8 @@
-"""What the Discogs tests share: driving a flow the way a browser does, and reading the database."""
+"""What the Discogs tests share: driving a flow the way a browser does."""
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from django.test import Client
-
-from connectapp.connections.models import ConnectionEvent, LinkedAccount
 
 CONNECT_URL = "/connections/discogs/connect/"
 
@@ -31,15 +29,3 @@ def answer_at_discogs(client: Client, authorize_url: str, action: str, username:
 def approve(client: Client, username: str = "crate-digger") -> str:
     """Start a flow and approve it as `username`; answers the callback URL, not yet followed."""
     return answer_at_discogs(client, start_connect(client), "approve", username)
-
-
-def query_of(url: str) -> dict[str, str]:
-    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
-
-
-def database_state() -> tuple[list[dict], list[dict]]:
-    """Every link and event, secrets included, to show that an attempt changed nothing."""
-    return (
-        list(LinkedAccount.objects.order_by("pk").values()),
-        list(ConnectionEvent.objects.order_by("pk").values()),
-    )

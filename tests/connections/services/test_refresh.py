@@ -21,17 +21,10 @@ from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.exceptions import AccessRevoked, ProviderUnavailable
 from connectapp.sandbox.pinterest import standin
 from tests.factories import DiscogsAccountFactory
-from tests.providers.pinterest_support import pinterest_link
+from tests.support.pinterest_support import pinterest_link
 
 Status = LinkedAccount.Status
 THREADS = 8
-
-
-@pytest.fixture
-def pinterest(sandbox):
-    standin.reset()
-    yield standin
-    standin.reset()
 
 
 @pytest.fixture

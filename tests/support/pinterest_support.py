@@ -2,7 +2,7 @@
 the stand-in's page the way a browser does."""
 
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from django.test import Client
 from django.utils import timezone
@@ -10,13 +10,10 @@ from django.utils import timezone
 from connectapp.connections.models import LinkedAccount
 from connectapp.sandbox.pinterest import standin
 from tests.factories import LinkedAccountFactory
+from tests.support.flows import query_of
 
 CONNECT_URL = "/connections/pinterest/connect/"
 CALLBACK = "http://testserver/connections/pinterest/callback/"
-
-
-def query_of(url: str) -> dict[str, str]:
-    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
 
 
 def answer_at_pinterest(
@@ -43,12 +40,6 @@ def start_connect(client: Client) -> str:
 def approve(client: Client, username: str = "pinner") -> str:
     """Start a flow and approve it as `username`; answers the callback URL, not yet followed."""
     return answer_at_pinterest(start_connect(client), "approve", username)
-
-
-def path_of(url: str) -> str:
-    """The callback as the test client requests it (it serves http://testserver)."""
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
 
 
 def pinterest_link(

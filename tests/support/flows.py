@@ -1,4 +1,7 @@
-"""What the attack and failure tests share: links holding real stand-in tokens, table snapshots."""
+"""What the flow tests share: links holding real stand-in tokens, table snapshots, and the URLs
+a flow passes through."""
+
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,3 +36,22 @@ def discogs_link(user, username: str = "crate-digger", **fields) -> LinkedAccoun
         refresh_expires_at=None,
         **fields,
     )
+
+
+def database_state() -> tuple[list[dict], list[dict]]:
+    """Every link and event, secrets included, to show that an attempt changed nothing."""
+    return (
+        list(LinkedAccount.objects.order_by("pk").values()),
+        list(ConnectionEvent.objects.order_by("pk").values()),
+    )
+
+
+def query_of(url: str) -> dict[str, str]:
+    """Return the query of `url` as a dict, one value a name."""
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+def path_of(url: str) -> str:
+    """The callback as the test client requests it (it serves http://testserver)."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"

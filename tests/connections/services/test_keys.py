@@ -15,8 +15,8 @@ from django.db import connection
 from connectapp.connections import crypto, services
 from connectapp.connections.models import LinkedAccount
 from tests.factories import DiscogsAccountFactory
-from tests.providers import discogs_support, pinterest_support
-from tests.security.support import discogs_link
+from tests.support import discogs_support, pinterest_support
+from tests.support.flows import discogs_link, path_of
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def stored_columns() -> list[tuple]:
 
 def connect_both(client) -> dict[str, LinkedAccount]:
     assert client.get(discogs_support.approve(client)).status_code == 302
-    assert client.get(pinterest_support.path_of(pinterest_support.approve(client))).status_code
+    assert client.get(path_of(pinterest_support.approve(client))).status_code
     return {link.provider: link for link in LinkedAccount.objects.all()}
 
 
@@ -63,7 +63,7 @@ def test_a_new_key_first_then_rotate_then_drop_the_old_one(discogs, pinterest, s
     assert discogs_session.get("/oauth/identity", timeout=5).status_code == 200
     assert signed_in.get("/connections/").status_code == 200
 
-    stale = signed_in.get(pinterest_support.path_of(pending))
+    stale = signed_in.get(path_of(pending))
     assert stale.status_code == 400
     assert "can no longer be read" in stale.content.decode()
 

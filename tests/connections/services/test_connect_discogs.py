@@ -16,33 +16,17 @@ from django.test import Client
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
 from connectapp.exceptions import ProviderUnavailable
-from connectapp.sandbox.discogs import standin
 from tests.conftest import PASSWORD
-from tests.providers.discogs_support import (
+from tests.support.discogs_support import (
     CONNECT_URL,
     answer_at_discogs,
     approve,
-    database_state,
-    query_of,
     start_connect,
 )
+from tests.support.flows import database_state, query_of
 
 Kind = ConnectionEvent.Kind
 Status = LinkedAccount.Status
-
-
-@pytest.fixture
-def discogs(sandbox):
-    standin.reset()
-    yield standin
-    standin.reset()
-
-
-@pytest.fixture
-def bob_signed_in(other_user) -> Client:
-    client = Client()
-    client.force_login(other_user)
-    return client
 
 
 def page_of(client: Client) -> str:

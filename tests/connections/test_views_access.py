@@ -10,9 +10,9 @@ from django.test import Client
 from connectapp.connections.models import LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
 from tests.conftest import PASSWORD
-from tests.providers import discogs_support, pinterest_support
-from tests.providers.pinterest_support import pinterest_link
-from tests.security.support import discogs_link, tables
+from tests.support import discogs_support, pinterest_support
+from tests.support.flows import discogs_link, path_of, query_of, tables
+from tests.support.pinterest_support import pinterest_link
 from tests.test_settings import PRODUCTION, manage
 
 pytestmark = pytest.mark.django_db
@@ -157,7 +157,7 @@ def test_the_connection_endpoints_take_no_return_url(discogs, signed_in, user, s
     started = signed_in.post("/connections/discogs/connect/", nexts)
     declined = signed_in.get(
         "/connections/discogs/callback/",
-        {"denied": discogs_support.query_of(started["Location"])["oauth_token"], **nexts},
+        {"denied": query_of(started["Location"])["oauth_token"], **nexts},
     )
     disconnected = signed_in.post(f"/connections/{link.pk}/disconnect/", nexts)
 
@@ -172,7 +172,7 @@ def test_the_connection_endpoints_take_no_return_url(discogs, signed_in, user, s
 @pytest.mark.parametrize("provider", FLOWS)
 def test_a_callback_works_once(discogs, pinterest, signed_in, provider):
     approve, _, token_endpoint = FLOWS[provider]
-    callback = pinterest_support.path_of(approve(signed_in))
+    callback = path_of(approve(signed_in))
     assert signed_in.get(callback).status_code == 302
     before = tables()
     standin = discogs if provider == "discogs" else pinterest
@@ -190,7 +190,7 @@ def test_a_callback_in_another_browser_session_is_refused(
     discogs, pinterest, signed_in, user, bob_signed_in, provider
 ):
     approve, _, token_endpoint = FLOWS[provider]
-    callback = pinterest_support.path_of(approve(signed_in))
+    callback = path_of(approve(signed_in))
     alice_elsewhere = Client()
     alice_elsewhere.force_login(user)
     standin = discogs if provider == "discogs" else pinterest
@@ -234,7 +234,7 @@ def test_a_flow_older_than_its_lifetime_is_refused(
     discogs, pinterest, signed_in, provider, age, expected
 ):
     approve, _, token_endpoint = FLOWS[provider]
-    callback = pinterest_support.path_of(approve(signed_in))
+    callback = path_of(approve(signed_in))
     age_flows(signed_in, age)
     standin = discogs if provider == "discogs" else pinterest
 

@@ -14,26 +14,17 @@ from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.exceptions import FlowError
 from connectapp.sandbox.pinterest import standin
 from tests.factories import LinkedAccountFactory
-from tests.providers.discogs_support import database_state
-from tests.providers.pinterest_support import (
-    answer_at_pinterest,
-    approve,
-    path_of,
-    query_of,
-    start_connect,
-)
+from tests.support.flows import database_state, path_of, query_of
+from tests.support.pinterest_support import answer_at_pinterest, approve, start_connect
 
 pytestmark = pytest.mark.django_db
 
 Status = LinkedAccount.Status
 
 
-@pytest.fixture
-def pinterest(sandbox, settings):
+@pytest.fixture(autouse=True)
+def asked_scopes(settings) -> None:
     settings.PINTEREST_SCOPES = ["user_accounts:read", "pins:read"]
-    standin.reset()
-    yield standin
-    standin.reset()
 
 
 def test_connecting_pinterest_stores_the_link_with_its_tokens_encrypted(pinterest, signed_in, user):

@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection
 
 from connectapp.connections import services
 from connectapp.connections.models import LinkedAccount
-from tests.providers.pinterest_support import pinterest_link
+from tests.support.pinterest_support import pinterest_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -19,14 +18,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from connectapp.celery import app
 from connectapp.connections import services, tasks
-from connectapp.connections.infra import metrics, ratelimit, store
+from connectapp.connections.infra import metrics, ratelimit
 from connectapp.connections.models import LinkedAccount
 from connectapp.exceptions import ProviderUnavailable
 from connectapp.sandbox.pinterest import standin
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
-from tests.providers.pinterest_support import pinterest_link
-
-from .conftest import purge_queues, stored
+from tests.support.pinterest_support import pinterest_link
+from tests.support.workers import purge_queues, stored
 
 PROVIDER_QUEUE = django_settings.CONNECTAPP_PROVIDER_QUEUE
 
@@ -194,34 +192,19 @@ def test_a_refresh_makes_a_few_queries_whatever_the_number_of_links(pinterest, u
     assert few <= 6  # lock the row, save it, record the event, and the transaction around
 
 
-def test_workers_share_one_rate_limit_per_provider(redis_url, settings):
-    settings.CONNECTAPP_RATE_LIMITS = {"discogs": "60/m"}
-    ratelimit.reset("discogs")
-
-    assert ratelimit.wait_turn("discogs", max_wait=0) == 0
-    store.disconnect()  # another process: a connection of its own
-    wait = ratelimit.wait_turn("discogs", max_wait=0)
-
-    assert 0.9 <= wait <= 1.0  # the next slot is one second (60 a minute) after the first
-    assert ratelimit.wait_turn("pinterest", max_wait=0) == 0  # not limited
-    ratelimit.reset("discogs")
-
-
-@pytest.mark.parametrize("rate", ["60", "0/m", "ten/m", "60/d"])
-def test_a_rate_that_cannot_be_read_is_refused(settings, rate):
-    settings.CONNECTAPP_RATE_LIMITS = {"discogs": rate}
-
-    with pytest.raises(ImproperlyConfigured, match="CONNECTAPP_RATE_LIMITS"):
-        ratelimit.rate_for("discogs")
+def throttled_link(settings, user) -> LinkedAccount:
+    """Return a Pinterest link whose provider has no slot left this hour: someone took it."""
+    settings.CONNECTAPP_RATE_LIMITS = {"pinterest": "1/h"}
+    account = pinterest_link(user)
+    assert ratelimit.wait_turn("pinterest", max_wait=0) == 0  # someone else took the slot
+    return account
 
 
 @pytest.mark.django_db
 def test_a_throttled_refresh_goes_back_to_the_queue_without_asking_the_provider(
     pinterest, user, broker, settings
 ):
-    settings.CONNECTAPP_RATE_LIMITS = {"pinterest": "1/h"}
-    account = pinterest_link(user)
-    assert ratelimit.wait_turn("pinterest", max_wait=0) == 0  # someone else took the slot
+    account = throttled_link(settings, user)
 
     assert tasks.refresh_account.apply(args=[account.pk, "pinterest"]).get() == "throttled"
 
@@ -234,9 +217,7 @@ def test_a_throttled_refresh_goes_back_to_the_queue_without_asking_the_provider(
 def test_a_throttled_retry_goes_back_to_the_queue_with_the_retries_it_used(
     pinterest, user, broker, settings
 ):
-    settings.CONNECTAPP_RATE_LIMITS = {"pinterest": "1/h"}
-    account = pinterest_link(user)
-    assert ratelimit.wait_turn("pinterest", max_wait=0) == 0  # someone else took the slot
+    account = throttled_link(settings, user)
 
     assert tasks.refresh_account.apply(args=[account.pk, "pinterest"], retries=5).get() == (
         "throttled"

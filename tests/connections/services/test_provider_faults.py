@@ -21,9 +21,9 @@ from connectapp.connections import services
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
 from connectapp.exceptions import ProviderUnavailable
-from tests.providers import discogs_support, pinterest_support
-from tests.providers.pinterest_support import pinterest_link
-from tests.security.support import discogs_link, tables
+from tests.support import discogs_support, pinterest_support
+from tests.support.flows import discogs_link, path_of, tables
+from tests.support.pinterest_support import pinterest_link
 
 pytestmark = pytest.mark.django_db
 
@@ -120,7 +120,7 @@ def fault_injector(discogs, pinterest, settings, closed_port) -> Fault:
 
 def flow_until_callback(client: Client, provider: str) -> str:
     approve = discogs_support.approve if provider == "discogs" else pinterest_support.approve
-    return pinterest_support.path_of(approve(client))
+    return path_of(approve(client))
 
 
 def assert_try_again_page(response, operation: Operation) -> None:
