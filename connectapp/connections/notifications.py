@@ -32,7 +32,7 @@ def needs_reconnect(account: LinkedAccount) -> None:
     try:
         send_mail(
             subject=f"Reconnect your {provider.display_name} account",
-            message=render_to_string("connections/email/needs_reconnect.txt", context),
+            message=render_to_string("connectapp/connections/email/needs_reconnect.txt", context),
             from_email=None,
             recipient_list=[email],
         )
