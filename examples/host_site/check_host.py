@@ -151,6 +151,8 @@ def main() -> None:
     check(page.status_code == 200, "the connections page answers")
     check('id="crate-club-header"' in html, "the page is inside the host's layout")
     check("ada-digs" in html and "ada-pins" in html, "the page lists both links")
+    german = browser.get(PREFIX, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    check("Deine Verbindungen" in german, "the wheel's German catalogue translates the page")
     print("host site: every check passed", flush=True)
 
 
