@@ -6,7 +6,13 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/connectapp
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 DEMO_PORT ?= 8000
 
-.PHONY: demo test lint bench venv
+.PHONY: demo test lint bench venv messages
+
+# The message catalogues, compiled with gettext's msgfmt (wheels compile them in setup.py).
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard connectapp/*/locale/*/LC_MESSAGES/django.po locale/*/LC_MESSAGES/django.po))
+%.mo: %.po
+	msgfmt --check -o $@ $<
+messages: $(MO_FILES)
 
 $(VENV)/.installed: requirements/base.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +20,7 @@ $(VENV)/.installed: requirements/base.txt requirements/dev.txt
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed messages
 
 ## Run the demo: embedded SQLite, file-system broker, provider stand-ins, demo user, worker, schedule.
 demo: venv

@@ -3,6 +3,9 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+# The standalone project's Celery app becomes the current one in its web processes, so the
+# tasks the views queue go to its broker (a host site loads its own app the same way).
+from connectapp.celery import app as celery_app  # noqa: F401
 from connectapp.connections.views import healthz
 
 urlpatterns = [
@@ -11,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("connections/", include("connectapp.connections.urls")),
     path("healthz", healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
 
 if settings.CONNECTAPP_SANDBOX:

@@ -7,7 +7,11 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Connections"
 
     def ready(self) -> None:
-        """Check the providers file at start-up, not on the first request that needs it."""
+        """Fill in the settings a host site left unset (see `connectapp.conf`), then check
+        the providers file at start-up, not on the first request that needs it."""
+        from connectapp import conf
         from connectapp.providers import registry
+
+        conf.publish()
 
         registry.validate()

@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from connectapp.providers import registry
 
@@ -25,14 +26,14 @@ def needs_reconnect(account: LinkedAccount) -> None:
     context = {
         "account": account,
         "provider": provider,
-        "connections_url": settings.CONNECTAPP_PUBLIC_URL.rstrip("/") + "/connections/"
-        if settings.CONNECTAPP_PUBLIC_URL
-        else "/connections/",
+        # Wherever the site mounted connectapp's URLs.
+        "connections_url": settings.CONNECTAPP_PUBLIC_URL.rstrip("/")
+        + reverse("connections:index"),
     }
     try:
         send_mail(
             subject=f"Reconnect your {provider.display_name} account",
-            message=render_to_string("connections/email/needs_reconnect.txt", context),
+            message=render_to_string("connectapp/connections/email/needs_reconnect.txt", context),
             from_email=None,
             recipient_list=[email],
         )

@@ -1,5 +1,6 @@
 import logging
 
+from celery import current_app
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,7 +11,6 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connectapp.celery import app
 from connectapp.exceptions import (
     AccessRevoked,
     AccountLinkedElsewhere,
@@ -60,7 +60,7 @@ def flow_status(error: FlowError) -> int:
 def _problem(request: HttpRequest, provider, message: str, status: int) -> HttpResponse:
     return render(
         request,
-        "connections/problem.html",
+        "connectapp/connections/problem.html",
         {"provider": provider, "message": message, "status": status},
         status=status,
     )
@@ -72,7 +72,9 @@ def _problem(request: HttpRequest, provider, message: str, status: int) -> HttpR
 def index(request: HttpRequest) -> HttpResponse:
     cards = selectors.cards_for(request.user)
     attention = [(card, account) for card in cards for account in card.needing_attention]
-    return render(request, "connections/index.html", {"cards": cards, "attention": attention})
+    return render(
+        request, "connectapp/connections/index.html", {"cards": cards, "attention": attention}
+    )
 
 
 @login_required
@@ -158,7 +160,7 @@ def disconnect(request: HttpRequest, account_id: int) -> HttpResponse:
     if request.method == "GET":
         return render(
             request,
-            "connections/disconnect.html",
+            "connectapp/connections/disconnect.html",
             {"account": account, "provider": provider},
         )
     services.disconnect(account.pk, actor=f"user:{request.user.get_username()}")
@@ -177,9 +179,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception:
         logger.exception("health check: database")
         checks["database"] = "unavailable"
-    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+    # The broker of the site's own Celery app (the standalone project's, or a host's).
+    broker_url = getattr(settings, "CELERY_BROKER_URL", "") or current_app.conf.broker_url or ""
+    if not broker_url.startswith("filesystem://"):
         try:
-            with app.connection_for_write(settings.CELERY_BROKER_URL) as broker:
+            with current_app.connection_for_write(broker_url) as broker:
                 broker.ensure_connection(max_retries=1, timeout=2)
             checks["broker"] = "ok"
         except Exception:  # noqa: BLE001 - any failure means "not healthy"
