@@ -20,7 +20,7 @@ from connectapp.providers.base import (
     UnknownProvider,
 )
 
-from . import connect_limit, selectors, services
+from . import connect_limit, connect_sessions_service, selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,8 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
         messages.info(
             request, f"You declined the connection at {chosen.display_name}. Nothing was stored."
         )
-        return redirect("connections:index")
+        back = connect_sessions_service.return_url_after(request.session, chosen.name, "declined")
+        return redirect(back or "connections:index")
     except FlowError as error:
         return _problem(request, chosen, str(error), error.status_code)
     except AccessRevoked as refusal:
@@ -129,7 +130,10 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
             502,
         )
     messages.success(request, f"Connected {chosen.display_name} as {account.username}.")
-    return redirect("connections:index")
+    back = connect_sessions_service.return_url_after(
+        request.session, chosen.name, "connected", account.pk
+    )
+    return redirect(back or "connections:index")
 
 
 @login_required
