@@ -4,6 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Router
+from ninja.responses import Status
 
 from .. import connect_sessions_service
 from ..models import ApiKey
@@ -19,7 +20,7 @@ router = Router(tags=["connect sessions"])
     response={201: ConnectSessionOut, **{code: ProblemOut for code in (401, 403, 422, 429)}},
     summary="A single-use URL where the site's user connects their accounts",
 )
-def create_connect_session(request: HttpRequest, payload: ConnectSessionIn) -> tuple[int, dict]:
+def create_connect_session(request: HttpRequest, payload: ConnectSessionIn) -> Status:
     """The URL signs the person in (as the local user kept for `user.id`), lets them connect
     the named providers, then sends them to `return_url` with `connectapp_outcome`,
     `provider` and `connection` added to its query."""
@@ -40,4 +41,4 @@ def create_connect_session(request: HttpRequest, payload: ConnectSessionIn) -> t
         url = settings.CONNECTAPP_PUBLIC_URL.rstrip("/") + path
     else:
         url = request.build_absolute_uri(path)
-    return 201, {"url": url, "expires_at": made.expires_at}
+    return Status(201, {"url": url, "expires_at": made.expires_at})
