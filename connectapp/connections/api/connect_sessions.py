@@ -17,7 +17,7 @@ router = Router(tags=["connect sessions"])
 
 @router.post(
     "/connect-sessions",
-    response={201: ConnectSessionOut, **{code: ProblemOut for code in (401, 403, 422, 429)}},
+    response={201: ConnectSessionOut, **{code: ProblemOut for code in (400, 401, 403, 422, 429)}},
     summary="A single-use URL where the site's user connects their accounts",
 )
 def create_connect_session(request: HttpRequest, payload: ConnectSessionIn) -> Status:
