@@ -58,7 +58,7 @@ def create_key(name: str, scopes: Iterable[str], providers: Iterable[str] = ()) 
     Raises `InvalidKeyRequest` naming an unknown scope or provider.
     """
     scopes = list(dict.fromkeys(scope.strip() for scope in scopes if scope.strip()))
-    providers = list(dict.fromkeys(name.strip() for name in providers if name.strip()))
+    providers = list(dict.fromkeys(item.strip() for item in providers if item.strip()))
     if not name.strip():
         raise InvalidKeyRequest("A key needs a name.")
     if not scopes:

@@ -1,7 +1,9 @@
 """The backend API over real HTTP: the live server, the provider stand-ins it serves, keys
 made by the service, and `requests` as the other service's client."""
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from http.server import ThreadingHTTPServer
 
 import pytest
 import requests
@@ -10,6 +12,7 @@ from connectapp.connections import apikeys_service, ratelimit
 from connectapp.connections.models import ApiKey
 from connectapp.sandbox.discogs import standin as discogs_standin
 from connectapp.sandbox.pinterest import standin as pinterest_standin
+from tests.api.receiver import Receiver
 
 ALL_SCOPES = tuple(ApiKey.Scope.values)
 
@@ -96,3 +99,16 @@ def assert_problem(response: requests.Response, status: int) -> dict:
     assert body["status"] == status
     assert body["type"] and body["title"] and body["detail"]
     return body
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    """A provider API served on 127.0.0.1 (see `Receiver`); answers its base URL."""
+    Receiver.seen = []
+    Receiver.flaky_left = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from connectapp.connections import services
 from connectapp.connections.models import ApiUsage, LinkedAccount
 from connectapp.sandbox.discogs import standin as discogs_standin
 from connectapp.sandbox.pinterest import standin as pinterest_standin
@@ -89,3 +90,25 @@ def test_the_hot_path_is_a_few_sql_statements_and_no_provider_call(api, client, 
     assert answer.status_code == 200
     assert len(queries) <= 4, [query["sql"] for query in queries]
     assert pinterest_standin.calls() == []
+
+
+def test_an_app_level_link_answers_the_sites_own_token(api, receiver, tmp_path, settings):
+    path = tmp_path / "providers.toml"
+    path.write_text(
+        f"""
+[providers.appco]
+display_name = "AppCo"
+grant_type = "client_credentials"
+token_url = "{receiver}/token"
+client_id = "appco-client"
+client_secret = "appco-secret"
+"""
+    )
+    settings.CONNECTAPP_PROVIDERS_FILE = str(path)
+    services.app_access_token("appco")
+    link = LinkedAccount.objects.get(provider="appco", user=None)
+    body = api.get(f"/connections/{link.pk}/credentials").json()
+    assert (body["type"], body["access_token"]) == ("oauth2", "app-level-token")
+    assert body["refresh_token"] is None
+    listed = api.get("/connections", params={"provider": "appco"}).json()["items"]
+    assert [(item["id"], item["user"]) for item in listed] == [(link.pk, None)]

@@ -2,11 +2,7 @@
 auth and none of the caller's, under the provider's rate limit, retried and refreshed within
 bounds, and streamed back with a size cap."""
 
-import json
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,65 +10,11 @@ from connectapp.connections.models import ApiUsage
 from connectapp.sandbox.discogs import standin as discogs_standin
 from connectapp.sandbox.pinterest import standin as pinterest_standin
 from tests.api.conftest import assert_problem
+from tests.api.receiver import Receiver
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
 from tests.providers.pinterest_support import pinterest_link
 
 CALLER_HEADERS = {"Cookie": "sessionid=caller-cookie", "X-Caller": "mine"}
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """A provider API on 127.0.0.1 that tells what it received, and misbehaves on request."""
-
-    seen: list[dict] = []
-    flaky_left = 0
-
-    def log_message(self, *args) -> None:
-        return
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
-        Receiver.seen.append(
-            {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
-        )
-        if self.path.startswith("/api/redirect"):
-            self.send_response(302)
-            self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        if self.path.startswith("/api/flaky") and Receiver.flaky_left > 0:
-            Receiver.flaky_left -= 1
-            self.send_response(503)
-            self.send_header("Retry-After", "0")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        payload = (
-            b"x" * 50_000
-            if self.path.startswith("/api/big")
-            else json.dumps(Receiver.seen[-1]).encode()
-        )
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Set-Cookie", "provider=secret")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
-
-
-@pytest.fixture
-def receiver() -> Iterator[str]:
-    Receiver.seen = []
-    Receiver.flaky_left = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
