@@ -6,6 +6,8 @@
 2. Refresh throughput, by worker concurrency: real Celery workers (prefork) refresh links
    against the Pinterest stand-in over HTTP, which answers each token request after a fixed
    latency. Refreshes per second, and what a refresh costs beyond the stand-in's latency.
+3. The backend API (`bench/api.py`): the credentials endpoint's requests per second and p50/p99
+   for a link that needs no refresh, and the proxy's added latency over a direct call.
 
 It runs in a database of its own (`<DATABASE_URL's name>_bench`, created and dropped) and on
 the Redis broker of `CELERY_BROKER_URL`; the stand-in is served from this process in a thread,
@@ -42,6 +44,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=numbers, default=[1, 4, 8], help="e.g. 1,4,8")
     parser.add_argument("--refreshes", type=int, default=600, help="links refreshed per run")
     parser.add_argument("--latency", type=float, default=0.05, help="stand-in latency, seconds")
+    parser.add_argument("--api-requests", type=int, default=2000, help="API requests per run")
+    parser.add_argument("--api-clients", type=numbers, default=[1, 4], help="e.g. 1,4")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     return parser.parse_args()
 
@@ -73,6 +77,7 @@ def bench_environment(port: int) -> dict[str, str]:
         "CONNECTAPP_SANDBOX": "true",
         "CONNECTAPP_SANDBOX_URL": f"http://127.0.0.1:{port}/sandbox",
         "CONNECTAPP_RATE_LIMITS": "discogs=60/m",
+        "CONNECTAPP_API_RATE_LIMIT": "0/60",
         "LOG_LEVEL": "WARNING",
         "STATIC_ROOT": tempfile.mkdtemp(prefix="connectapp-bench-static-"),
     }
@@ -142,7 +147,9 @@ def reset_links() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE connections_connectionevent, connections_linkedaccount")
+        cursor.execute(
+            "TRUNCATE connections_apiusage, connections_connectionevent, connections_linkedaccount"
+        )
 
 
 def bench_user():
@@ -332,6 +339,12 @@ def main() -> None:
     log = Path(tempfile.mkdtemp(prefix="connectapp-bench-")) / "workers.log"
     print(f"bench database {urlsplit(environment['DATABASE_URL']).path[1:]}; worker log {log}")
     try:
+        from .api import api_rows
+
+        print(f"API: {args.api_requests} credentials requests per client count …", flush=True)
+        credentials, proxy = api_rows(
+            f"http://127.0.0.1:{port}", args.api_requests, args.api_clients
+        )
         sweeps = []
         for size in args.sizes:
             print(f"sweep over {size:,} links …", flush=True)
@@ -358,6 +371,10 @@ def main() -> None:
         f"{args.latency * 1000:.0f} ms:\n"
     )
     print(table(runs))
+    print("\nAPI credentials for a link needing no refresh (no provider call):\n")
+    print(table(credentials))
+    print("\nAPI proxy: GET user_account at the Pinterest stand-in, direct and proxied:\n")
+    print(table(proxy))
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "connectapp.connections",
     "connectapp.sandbox",
+    "ninja",  # the API's browsable docs, served from local static files
 ]
 
 MIDDLEWARE = [
@@ -305,6 +306,20 @@ CONNECTAPP_USER_AGENT = env.str(
     "CONNECTAPP_USER_AGENT", default="connectapp/1.0 +https://localhost"
 )
 CONNECTAPP_PROVIDERS_FILE = env.str("CONNECTAPP_PROVIDERS_FILE", default="")
+
+# --- The backend API (/api/v1/) -----------------------------------------------------------
+# Requests one API key may make per window of seconds, counted on the shared Redis.
+CONNECTAPP_API_RATE_LIMIT = env.str("CONNECTAPP_API_RATE_LIMIT", default="600/60")
+# Origins (scheme://host[:port]) a connect session may send people back to.
+CONNECTAPP_CONNECT_RETURN_ORIGINS = env.list("CONNECTAPP_CONNECT_RETURN_ORIGINS", default=[])
+# How long a connect session's URL may be opened (at most 30 minutes).
+CONNECTAPP_CONNECT_SESSION_TTL = timedelta(
+    seconds=min(env.int("CONNECTAPP_CONNECT_SESSION_TTL_SECONDS", default=30 * 60), 30 * 60)
+)
+# The proxy's limits: the largest answer passed on, and the deadline of one proxied call
+# (retries included).
+CONNECTAPP_PROXY_MAX_BYTES = env.int("CONNECTAPP_PROXY_MAX_BYTES", default=10 * 1024 * 1024)
+CONNECTAPP_PROXY_DEADLINE = env.float("CONNECTAPP_PROXY_DEADLINE_SECONDS", default=30.0)
 
 DISCOGS_CONSUMER_KEY = env.str("DISCOGS_CONSUMER_KEY", default="")
 DISCOGS_CONSUMER_SECRET = env.str("DISCOGS_CONSUMER_SECRET", default="")

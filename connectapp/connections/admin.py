@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -26,8 +27,8 @@ from django.utils.text import Truncator
 from connectapp.exceptions import ProviderError, UnknownProvider
 from connectapp.providers import registry
 
-from . import crypto, selectors, services
-from .models import SECRET_FIELDS, ConnectionEvent, LinkedAccount
+from . import apikeys_service, crypto, selectors, services
+from .models import SECRET_FIELDS, ApiKey, ApiUsage, ConnectionEvent, LinkedAccount
 from .services import RefreshOutcome, VerifyOutcome
 
 Status = LinkedAccount.Status
@@ -524,4 +525,125 @@ class ConnectionEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+# --- The backend API: keys and what they used ------------------------------------------------
+
+
+class ApiKeyForm(forms.ModelForm):
+    """A new key's name, scopes and providers; the key itself is made by the service."""
+
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple
+    )
+    providers = forms.MultipleChoiceField(
+        choices=(), required=False, widget=forms.CheckboxSelectMultiple, help_text="none: all"
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "scopes", "providers")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["providers"].choices = [
+            (provider.name, provider.display_name)
+            for provider in [*registry.all_providers(), *registry.app_providers()]
+        ]
+
+
+class ApiUsageInline(admin.TabularInline):
+    model = ApiUsage
+    fields = ("account", "kind", "count", "last_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiUsage]:
+        return super().get_queryset(request).defer(*(f"account__{name}" for name in SECRET_FIELDS))
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are made here (the key is shown once, on the page after saving) and revoked here;
+    only a hash is stored, so a lost key is replaced, not recovered."""
+
+    list_display = ("name", "prefix", "scope_list", "provider_list", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "prefix")
+    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    inlines = [ApiUsageInline]
+    actions = ["revoke_keys"]
+
+    def get_inlines(self, request: HttpRequest, obj=None):
+        return self.inlines if obj is not None else []
+
+    def get_form(self, request: HttpRequest, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if obj is None:
+            return ("name", "scopes", "providers")
+        return ("name", "prefix", "scopes", "providers", *self.readonly_fields[1:])
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        if obj is None:
+            return ()
+        return ("prefix", "scopes", "providers", "created_at", "last_used_at", "revoked_at")
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        made = apikeys_service.create_key(
+            form.cleaned_data["name"], form.cleaned_data["scopes"], form.cleaned_data["providers"]
+        )
+        obj.pk = made.api_key.pk
+        obj.prefix = made.api_key.prefix
+        messages.warning(
+            request,
+            format_html(
+                "The new key, shown this once (only its hash is kept): <code>{}</code>", made.key
+            ),
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes)
+
+    @admin.display(description="providers")
+    def provider_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.providers) or "all"
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        revoked = sum(apikeys_service.revoke(key.pk) for key in queryset)
+        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+
+
+@admin.register(ApiUsage)
+class ApiUsageAdmin(admin.ModelAdmin):
+    """How often each key read each link's credentials or called through the proxy."""
+
+    list_display = ("key", "account", "kind", "count", "last_at")
+    list_filter = ("kind", "key")
+    list_select_related = ("key", "account")
+    search_fields = ("key__name", "key__prefix", "account__username", "account__external_id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiUsage]:
+        return super().get_queryset(request).defer(*(f"account__{name}" for name in SECRET_FIELDS))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

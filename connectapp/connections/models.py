@@ -211,3 +211,104 @@ class ConnectionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.outcome}) by {self.actor}"
+
+
+# --- The backend API ------------------------------------------------------------------------
+
+
+class ApiKey(models.Model):
+    """A key other services use to call `/api/v1/`. Only its SHA-256 digest is stored; the
+    key itself is shown once, when it is created (`apikeys_service.create_key`)."""
+
+    class Scope(models.TextChoices):
+        CONNECTIONS_READ = "connections:read", "Read and disconnect links"
+        CREDENTIALS_READ = "credentials:read", "Read a link's access token"
+        CREDENTIALS_REFRESH_TOKEN = (
+            "credentials:refresh_token",
+            "Also read a link's refresh token (with credentials:read)",
+        )
+        PROXY = "proxy", "Call the provider through connectapp"
+        CONNECT_SESSIONS_WRITE = "connect_sessions:write", "Send users to connect their accounts"
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=16, unique=True, help_text="the key's first characters, to recognise it"
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    providers = models.JSONField(
+        default=list, blank=True, help_text="the providers this key may use; empty for all"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def allows_provider(self, provider: str) -> bool:
+        return not self.providers or provider in self.providers
+
+
+class ApiUsage(models.Model):
+    """How often one key read one link's credentials or called its provider through the proxy."""
+
+    class Kind(models.TextChoices):
+        CREDENTIALS = "credentials", "Credentials read"
+        PROXY = "proxy", "Proxied call"
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
+    account = models.ForeignKey(LinkedAccount, on_delete=models.CASCADE, related_name="api_usage")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    count = models.PositiveBigIntegerField(default=0)
+    last_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "API usage"
+        verbose_name_plural = "API usage"
+        constraints = [
+            models.UniqueConstraint(fields=["key", "account", "kind"], name="one_usage_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.kind} {self.account}: {self.count}"
+
+
+class SiteUser(models.Model):
+    """The deploying site's own id for a local user made by a connect session. Kept beside the
+    user model, so any custom user model works."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_identity"
+    )
+    site_id = models.CharField("site's user id", max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.site_id
+
+
+class ConnectSession(models.Model):
+    """A single-use link a backend made for one of its users to connect their accounts."""
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, related_name="+")
+    site_id = models.CharField("site's user id", max_length=255)
+    email = models.EmailField(blank=True, default="")
+    display_name = models.CharField(max_length=150, blank=True, default="")
+    providers = models.JSONField(default=list)
+    return_url = models.URLField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"connect session for {self.site_id}"

@@ -23,7 +23,7 @@ from connectapp.exceptions import (
 )
 from connectapp.providers import registry
 
-from . import selectors, services
+from . import connect_sessions_service, selectors, services
 from .infra import connect_limit
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,8 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
         messages.info(
             request, f"You declined the connection at {chosen.display_name}. Nothing was stored."
         )
-        return redirect("connections:index")
+        back = connect_sessions_service.return_url_after(request.session, chosen.name, "declined")
+        return redirect(back or "connections:index")
     except FlowError as error:
         return _problem(request, chosen, str(error), flow_status(error))
     except AccessRevoked as refusal:
@@ -149,7 +150,10 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
             502,
         )
     messages.success(request, f"Connected {chosen.display_name} as {link.username}.")
-    return redirect("connections:index")
+    back = connect_sessions_service.return_url_after(
+        request.session, chosen.name, "connected", link.pk
+    )
+    return redirect(back or "connections:index")
 
 
 @login_required

@@ -68,6 +68,8 @@ class Provider(ABC):
     supports_refresh: ClassVar[bool] = False
     #: Whether this provider's one link is the site's own (client credentials), not a user's.
     app_level: ClassVar[bool] = False
+    #: Where the provider's API lives: the API proxy forwards only below this URL ("" = none).
+    api_base_url: str = ""
 
     @property
     @abstractmethod

@@ -36,6 +36,7 @@ FIELDS = frozenset(
         "token_url",
         "userinfo_url",
         "revocation_url",
+        "api_base_url",
         "id_path",
         "username_path",
         "scopes",
@@ -167,6 +168,7 @@ def _provider(
         "description": read("description", _text, ""),
         "token_url": read("token_url", _url, ""),
         "revocation_url": read("revocation_url", _url, ""),
+        "api_base_url": read("api_base_url", _url, "").rstrip("/"),
         "default_scopes": tuple(read("scopes", _strings, [])),
         "scope_separator": read("scope_separator", _separator, " "),
         "token_endpoint_auth_method": read(

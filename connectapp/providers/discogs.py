@@ -80,6 +80,10 @@ class Discogs(Provider):
     def configured(self) -> bool:
         return bool(settings.DISCOGS_CONSUMER_KEY and settings.DISCOGS_CONSUMER_SECRET)
 
+    @property
+    def api_base_url(self) -> str:
+        return settings.DISCOGS_API_URL.rstrip("/")
+
     def flow_key(self, params: Mapping[str, str]) -> str:
         """The request token names the flow, whether it comes back approved or `denied`."""
         return params.get("oauth_token") or params.get("denied", "")

@@ -51,6 +51,10 @@ class Pinterest(OAuth2Provider):
         return settings.PINTEREST_AUTHORIZE_URL
 
     @property
+    def api_base_url(self) -> str:
+        return settings.PINTEREST_API_URL.rstrip("/")
+
+    @property
     def token_url(self) -> str:
         return f"{settings.PINTEREST_API_URL.rstrip('/')}/oauth/token"
 

@@ -9,10 +9,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from connectapp.exceptions import ProviderUnavailable, UnknownProvider
 from connectapp.providers import registry
 
-from ... import selectors, services
+from ... import apikeys_service, selectors, services
 from ...crypto import DecryptionError
 from ...infra import metrics
-from ...models import LinkedAccount
+from ...models import ApiKey, LinkedAccount
 
 Status = LinkedAccount.Status
 
@@ -71,8 +71,13 @@ class Command(BaseCommand):
         )
         stats.add_argument("--reset", action="store_true", help="then start the counters anew")
 
+        add_api_key_arguments(sub)
+
     def handle(self, *args, action: str, **options) -> None:
         getattr(self, "handle_" + action.replace("-", "_"))(**options)
+
+    def handle_api_key(self, **options) -> None:
+        handle_api_key(self, **options)
 
     def handle_list(self, *, as_json: bool, provider: str | None, status: str | None, **_) -> None:
         accounts = selectors.links().order_by("pk")
@@ -182,3 +187,47 @@ class Command(BaseCommand):
             except UnknownProvider as missing:
                 outcome = f"not attempted: no provider named {missing} is configured"
             self.stdout.write(f"link {account_id}: {outcome}")
+
+
+# --- api-key ----------------------------------------------------------------------------------
+
+
+def add_api_key_arguments(sub) -> None:
+    """`api-key create --name N --scopes S[,S…] [--providers P[,P…]]` and `api-key revoke ID`."""
+    api_key = sub.add_parser("api-key", help="keys for the backend API (/api/v1/)")
+    key_actions = api_key.add_subparsers(dest="key_action", required=True)
+    create = key_actions.add_parser(
+        "create", help="make a key; it is printed once, alone on the last line"
+    )
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--scopes", required=True, help=f"comma-separated: {', '.join(apikeys_service.SCOPES)}"
+    )
+    create.add_argument("--providers", default="", help="comma-separated; default: all")
+    revoke = key_actions.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", type=int, metavar="ID")
+
+
+def handle_api_key(command: BaseCommand, *, key_action: str, **options) -> None:
+    """Make or revoke a key; a new key is printed once, alone on the last line of stdout."""
+    if key_action == "revoke":
+        if not ApiKey.objects.filter(pk=options["key_id"]).exists():
+            raise CommandError(f"No API key {options['key_id']}.")
+        revoked = apikeys_service.revoke(options["key_id"])
+        command.stdout.write(
+            f"key {options['key_id']}: {'revoked' if revoked else 'already revoked'}"
+        )
+        return
+    try:
+        made = apikeys_service.create_key(
+            options["name"], options["scopes"].split(","), options["providers"].split(",")
+        )
+    except apikeys_service.InvalidKeyRequest as problem:
+        raise CommandError(str(problem)) from None
+    key = made.api_key
+    command.stdout.write(
+        f"Created API key {key.pk} {key.name!r} ({key.prefix}…) with scopes "
+        f"{', '.join(key.scopes)}; providers: {', '.join(key.providers) or 'all'}."
+    )
+    command.stdout.write("Store the key now: it is shown this once and kept only as a hash.")
+    command.stdout.write(made.key)

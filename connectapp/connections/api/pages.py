@@ -1,0 +1,57 @@
+"""The page a connect session's URL opens: the person confirms, is signed in as the site's
+user, and picks the account to connect; the normal connect flow does the rest."""
+
+from django.contrib.auth import login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from connectapp.providers import registry
+
+from .. import connect_sessions_service
+
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def connect_session(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows what the link is for and changes nothing (link previews do not use it up);
+    POST uses the link once, signs the person in and offers the session's providers."""
+    if request.method == "GET":
+        session = connect_sessions_service.find(token)
+        refusal = connect_sessions_service.refusal_of(session)
+        if refusal is not None:
+            return _refused(request, refusal)
+        return render(
+            request,
+            "connections/connect_session.html",
+            {"providers": _providers(session.providers), "confirm": True},
+        )
+    try:
+        user, session = connect_sessions_service.open_session(token)
+    except connect_sessions_service.SessionRefused as refusal:
+        return _refused(request, refusal)
+    login(request, user, backend=BACKEND)
+    connect_sessions_service.remember(request.session, session)
+    return render(
+        request,
+        "connections/connect_session.html",
+        {"providers": _providers(session.providers), "confirm": False},
+    )
+
+
+def _providers(names: list[str]) -> list:
+    return [registry.get(name) for name in names]
+
+
+def _refused(
+    request: HttpRequest, refusal: connect_sessions_service.SessionRefused
+) -> HttpResponse:
+    return render(
+        request,
+        "connections/connect_session_refused.html",
+        {"message": str(refusal)},
+        status=refusal.status,
+    )
