@@ -54,8 +54,8 @@ def api_rows(base: str, requests_count: int, clients: list[int]) -> tuple[list[d
     """Answer the credentials rows (one per client count) and the proxy row."""
     from django.utils import timezone
 
-    from connectapp.connections import apikeys_service
     from connectapp.connections.models import LinkedAccount
+    from connectapp.connections.services import apikeys
     from connectapp.sandbox.pinterest import standin
 
     from .__main__ import bench_user
@@ -70,7 +70,7 @@ def api_rows(base: str, requests_count: int, clients: list[int]) -> tuple[list[d
         refresh_token=tokens["refresh_token"],
         expires_at=timezone.now() + timedelta(days=30),
     )
-    key = apikeys_service.create_key("bench", ["credentials:read", "proxy"]).key
+    key = apikeys.create_key("bench", ["credentials:read", "proxy"]).key
     auth = {"Authorization": f"Bearer {key}"}
     credentials = f"{base}/api/v1/connections/{link.pk}/credentials"
     credential_rows = [_run(credentials, auth, requests_count, count) for count in clients]

@@ -76,3 +76,36 @@ class AuthorizationRefused(FlowError):
 
 class DecryptionError(Exception):
     """A stored secret could not be decrypted with any configured key."""
+
+
+class ProxyRefused(Exception):
+    """The call cannot be forwarded; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class InvalidKeyRequest(ValueError):
+    """The scopes or providers asked for a key are not ones this site knows."""
+
+
+class InvalidConnectSession(ValueError):
+    """The backend's request cannot make a session (unknown provider, return URL not allowed)."""
+
+
+class SessionRefused(Exception):
+    """The opened URL is unknown, used or expired; the message is shown to the person."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class TooManyStarts(Exception):
+    """The user started too many flows in the current window."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many connection attempts; try again in {retry_after} s")
+        self.retry_after = retry_after

@@ -27,9 +27,9 @@ from django.utils.text import Truncator
 from connectapp.exceptions import ProviderError, UnknownProvider
 from connectapp.providers import registry
 
-from . import apikeys_service, crypto, selectors, services
+from . import crypto, selectors, services
 from .models import SECRET_FIELDS, ApiKey, ApiUsage, ConnectionEvent, LinkedAccount
-from .services import RefreshOutcome, VerifyOutcome
+from .services import RefreshOutcome, VerifyOutcome, apikeys
 
 Status = LinkedAccount.Status
 
@@ -601,7 +601,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             obj.save(update_fields=["name"])
             return
-        made = apikeys_service.create_key(
+        made = apikeys.create_key(
             form.cleaned_data["name"], form.cleaned_data["scopes"], form.cleaned_data["providers"]
         )
         obj.pk = made.api_key.pk
@@ -626,7 +626,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        revoked = sum(apikeys_service.revoke(key.pk) for key in queryset)
+        revoked = sum(apikeys.revoke(key.pk) for key in queryset)
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
 
 

@@ -218,7 +218,7 @@ class ConnectionEvent(models.Model):
 
 class ApiKey(models.Model):
     """A key other services use to call `/api/v1/`. Only its SHA-256 digest is stored; the
-    key itself is shown once, when it is created (`apikeys_service.create_key`)."""
+    key itself is shown once, when it is created (`apikeys.create_key`)."""
 
     class Scope(models.TextChoices):
         CONNECTIONS_READ = "connections:read", "Read and disconnect links"

@@ -23,8 +23,9 @@ from connectapp.exceptions import (
 )
 from connectapp.providers import registry
 
-from . import connect_sessions_service, selectors, services
+from . import selectors, services
 from .infra import connect_limit
+from .services import connect_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
         messages.info(
             request, f"You declined the connection at {chosen.display_name}. Nothing was stored."
         )
-        back = connect_sessions_service.return_url_after(request.session, chosen.name, "declined")
+        back = connect_sessions.return_url_after(request.session, chosen.name, "declined")
         return redirect(back or "connections:index")
     except FlowError as error:
         return _problem(request, chosen, str(error), flow_status(error))
@@ -150,9 +151,7 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
             502,
         )
     messages.success(request, f"Connected {chosen.display_name} as {link.username}.")
-    back = connect_sessions_service.return_url_after(
-        request.session, chosen.name, "connected", link.pk
-    )
+    back = connect_sessions.return_url_after(request.session, chosen.name, "connected", link.pk)
     return redirect(back or "connections:index")
 
 

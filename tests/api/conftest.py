@@ -8,8 +8,9 @@ from http.server import ThreadingHTTPServer
 import pytest
 import requests
 
-from connectapp.connections import apikeys_service, ratelimit
+from connectapp.connections.infra import ratelimit
 from connectapp.connections.models import ApiKey
+from connectapp.connections.services import apikeys
 from connectapp.sandbox.discogs import standin as discogs_standin
 from connectapp.sandbox.pinterest import standin as pinterest_standin
 from tests.api.receiver import Receiver
@@ -61,18 +62,18 @@ def standins(sandbox, settings):
 
 
 @pytest.fixture
-def make_key(transactional_db) -> Callable[..., apikeys_service.NewKey]:
+def make_key(transactional_db) -> Callable[..., apikeys.NewKey]:
     """`make_key(scopes, providers)` makes a key the way the command does."""
     made: list[ApiKey] = []
 
-    def make(scopes=ALL_SCOPES, providers=(), name="test key") -> apikeys_service.NewKey:
-        new = apikeys_service.create_key(name, scopes, providers)
+    def make(scopes=ALL_SCOPES, providers=(), name="test key") -> apikeys.NewKey:
+        new = apikeys.create_key(name, scopes, providers)
         made.append(new.api_key)
         return new
 
     yield make
     for api_key in made:
-        apikeys_service.reset_rate_limit(api_key)
+        apikeys.reset_rate_limit(api_key)
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 import pytest
 
 from connectapp.connections.api import connections as routes
-from connectapp.connections.connect_sessions_service import local_user
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
+from connectapp.connections.services.connect_sessions import local_user
 from tests.api.conftest import assert_problem
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory, UserFactory
 

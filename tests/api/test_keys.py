@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from connectapp.connections import apikeys_service
 from connectapp.connections.models import ApiKey, ApiUsage
+from connectapp.connections.services import apikeys
 from tests.api.conftest import ALL_SCOPES, Api, assert_problem
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory, UserFactory
 from tests.providers.pinterest_support import pinterest_link
@@ -58,7 +58,7 @@ def test_the_command_prints_the_key_once_alone_on_the_last_line(transactional_db
         ["credentials:read", "proxy"],
         ["pinterest"],
     )
-    assert stored.key_hash == apikeys_service.digest(key)
+    assert stored.key_hash == apikeys.digest(key)
     assert key not in str(ApiKey.objects.values().get())
     assert key.startswith(stored.prefix)
 
@@ -91,7 +91,7 @@ def test_every_endpoint_refuses_missing_unknown_and_revoked_keys(
 ):
     link = LinkedAccountFactory(user=user)
     revoked = make_key()
-    apikeys_service.revoke(revoked.api_key.pk)
+    apikeys.revoke(revoked.api_key.pk)
     for key in (None, "cak_00000000_not-a-key-we-made", revoked.key, "Basic abc"):
         assert_problem(call(Api(api_base, key), method, path, link.pk), 401)
     assert not ApiUsage.objects.exists()
@@ -124,9 +124,9 @@ def test_the_rate_limit_is_counted_on_the_shared_redis(make_key, redis_url, sett
     settings.CONNECTAPP_REDIS_URL = redis_url
     settings.CONNECTAPP_API_RATE_LIMIT = "2/60"
     api_key = make_key().api_key
-    apikeys_service._local._counts.clear()
-    assert [apikeys_service.take_request(api_key).allowed for _ in range(3)] == [True, True, False]
-    assert not apikeys_service._local._counts  # nothing was counted in this process alone
+    apikeys._local._counts.clear()
+    assert [apikeys.take_request(api_key).allowed for _ in range(3)] == [True, True, False]
+    assert not apikeys._local._counts  # nothing was counted in this process alone
 
 
 def test_last_used_time_is_kept(client_for):
@@ -146,7 +146,7 @@ def test_admin_makes_a_key_shows_it_once_and_lists_usage(api_base, standins, adm
     assert "errorlist" not in page.content.decode(), page.content.decode()
     key = re.search(r"<code>(cak_[^<]+)</code>", page.content.decode())[1]
     stored = ApiKey.objects.get(name="from admin")
-    assert stored.key_hash == apikeys_service.digest(key)
+    assert stored.key_hash == apikeys.digest(key)
     assert stored.providers == ["pinterest"]
     again = admin_client.get(f"/admin/connections/apikey/{stored.pk}/change/")
     assert key not in again.content.decode()

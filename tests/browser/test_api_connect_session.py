@@ -5,8 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from connectapp.connections import apikeys_service
 from connectapp.connections.models import LinkedAccount, SiteUser
+from connectapp.connections.services import apikeys
 from connectapp.sandbox.pinterest import standin as pinterest_standin
 from tests.browser.support import answer_at_pinterest
 
@@ -18,7 +18,7 @@ def session_url(sandbox, live_server, settings, transactional_db) -> str:
     """A connect session for the site's user `site-42`, made by a backend over HTTP."""
     settings.CONNECTAPP_CONNECT_RETURN_ORIGINS = [live_server.url]
     pinterest_standin.reset()
-    key = apikeys_service.create_key("site", ["connect_sessions:write"]).key
+    key = apikeys.create_key("site", ["connect_sessions:write"]).key
     answer = requests.post(
         f"{live_server.url}/api/v1/connect-sessions",
         json={

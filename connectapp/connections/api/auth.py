@@ -5,8 +5,8 @@ from django.http import HttpRequest
 from ninja.errors import Throttled
 from ninja.security import HttpBearer
 
-from .. import apikeys_service
 from ..models import ApiKey
+from ..services import apikeys
 from .problems import Problem
 
 
@@ -17,10 +17,10 @@ class ApiKeyAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
         """Return the caller's key; raise `Throttled` past its rate limit."""
-        api_key = apikeys_service.authenticate(token.strip())
+        api_key = apikeys.authenticate(token.strip())
         if api_key is None:
             return None
-        allowance = apikeys_service.take_request(api_key)
+        allowance = apikeys.take_request(api_key)
         if not allowance.allowed:
             raise Throttled(allowance.retry_after)
         return api_key

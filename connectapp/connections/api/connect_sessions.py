@@ -6,8 +6,8 @@ from django.urls import reverse
 from ninja import Router
 from ninja.responses import Status
 
-from .. import connect_sessions_service
 from ..models import ApiKey
+from ..services import connect_sessions
 from .auth import require_scope
 from .problems import Problem
 from .schemas import ConnectSessionIn, ConnectSessionOut, ProblemOut
@@ -26,7 +26,7 @@ def create_connect_session(request: HttpRequest, payload: ConnectSessionIn) -> S
     `provider` and `connection` added to its query."""
     api_key = require_scope(request, ApiKey.Scope.CONNECT_SESSIONS_WRITE)
     try:
-        made = connect_sessions_service.create_session(
+        made = connect_sessions.create_session(
             api_key,
             site_id=payload.user.id,
             providers=payload.providers,
@@ -34,7 +34,7 @@ def create_connect_session(request: HttpRequest, payload: ConnectSessionIn) -> S
             email=payload.user.email or "",
             display_name=payload.user.name or "",
         )
-    except connect_sessions_service.InvalidConnectSession as problem:
+    except connect_sessions.InvalidConnectSession as problem:
         raise Problem(422, str(problem), kind="invalid-request") from None
     path = reverse("connections:connect-session", args=[made.token])
     if settings.CONNECTAPP_PUBLIC_URL:

@@ -8,11 +8,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Query, Router, Schema
 
+from connectapp.exceptions import AccessRevoked, ProviderUnavailable
 from connectapp.providers import registry
-from connectapp.providers.base import AccessRevoked, ProviderUnavailable
 
-from .. import apikeys_service, proxy_service, services
+from .. import services
 from ..models import SECRET_FIELDS, ApiKey, ApiUsage, LinkedAccount
+from ..services import apikeys
+from ..services import proxy as proxying
 from .auth import require_scope
 from .problems import Problem
 from .schemas import (
@@ -171,7 +173,7 @@ def get_credentials(request: HttpRequest, link_id: int, force_refresh: bool = Fa
         ) from None
     if account.status != Status.ACTIVE:
         raise _needs_reconnect(account)
-    apikeys_service.count_use(api_key, account, ApiUsage.Kind.CREDENTIALS)
+    apikeys.count_use(api_key, account, ApiUsage.Kind.CREDENTIALS)
     if provider.supports_refresh:
         answer = {
             "type": "oauth2",
@@ -204,7 +206,7 @@ def proxy(request: HttpRequest, link_id: int, path: str) -> HttpResponse:
     if account.status != Status.ACTIVE and not account.is_app_level:
         raise _needs_reconnect(account)
     try:
-        answer = proxy_service.forward(
+        answer = proxying.forward(
             account,
             request.method,
             quote(path, safe=PATH_SAFE),
@@ -212,12 +214,12 @@ def proxy(request: HttpRequest, link_id: int, path: str) -> HttpResponse:
             request.headers,
             request.body,
         )
-    except proxy_service.ProxyRefused as refusal:
+    except proxying.ProxyRefused as refusal:
         kind = "needs-reconnect" if refusal.status == 409 else ""
         raise Problem(
             refusal.status, str(refusal), kind=kind, retry_after=refusal.retry_after
         ) from None
-    apikeys_service.count_use(api_key, account, ApiUsage.Kind.PROXY)
+    apikeys.count_use(api_key, account, ApiUsage.Kind.PROXY)
     response = StreamingHttpResponse(answer.chunks(), status=answer.status)
     for name, value in answer.headers.items():
         response[name] = value

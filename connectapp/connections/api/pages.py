@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from connectapp.providers import registry
 
-from .. import connect_sessions_service
+from ..services import connect_sessions
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -20,8 +20,8 @@ def connect_session(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows what the link is for and changes nothing (link previews do not use it up);
     POST uses the link once, signs the person in and offers the session's providers."""
     if request.method == "GET":
-        session = connect_sessions_service.find(token)
-        refusal = connect_sessions_service.refusal_of(session)
+        session = connect_sessions.find(token)
+        refusal = connect_sessions.refusal_of(session)
         if refusal is not None:
             return _refused(request, refusal)
         return render(
@@ -30,11 +30,11 @@ def connect_session(request: HttpRequest, token: str) -> HttpResponse:
             {"providers": _providers(session.providers), "confirm": True},
         )
     try:
-        user, session = connect_sessions_service.open_session(token)
-    except connect_sessions_service.SessionRefused as refusal:
+        user, session = connect_sessions.open_session(token)
+    except connect_sessions.SessionRefused as refusal:
         return _refused(request, refusal)
     login(request, user, backend=BACKEND)
-    connect_sessions_service.remember(request.session, session)
+    connect_sessions.remember(request.session, session)
     return render(
         request,
         "connections/connect_session.html",
@@ -46,9 +46,7 @@ def _providers(names: list[str]) -> list:
     return [registry.get(name) for name in names]
 
 
-def _refused(
-    request: HttpRequest, refusal: connect_sessions_service.SessionRefused
-) -> HttpResponse:
+def _refused(request: HttpRequest, refusal: connect_sessions.SessionRefused) -> HttpResponse:
     return render(
         request,
         "connections/connect_session_refused.html",

@@ -14,6 +14,8 @@ import time
 
 from django.conf import settings
 
+from connectapp.exceptions import TooManyStarts
+
 from . import store
 from .ratelimit import Rate, parse
 
@@ -25,14 +27,6 @@ local used = redis.call('INCR', KEYS[1])
 if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return used
 """
-
-
-class TooManyStarts(Exception):
-    """The user started too many flows in the current window."""
-
-    def __init__(self, retry_after: int):
-        super().__init__(f"too many connection attempts; try again in {retry_after} s")
-        self.retry_after = retry_after
 
 
 def connect_rate() -> Rate:

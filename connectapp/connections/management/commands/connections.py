@@ -9,10 +9,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from connectapp.exceptions import ProviderUnavailable, UnknownProvider
 from connectapp.providers import registry
 
-from ... import apikeys_service, selectors, services
+from ... import selectors, services
 from ...crypto import DecryptionError
 from ...infra import metrics
 from ...models import ApiKey, LinkedAccount
+from ...services import apikeys
 
 Status = LinkedAccount.Status
 
@@ -201,7 +202,7 @@ def add_api_key_arguments(sub) -> None:
     )
     create.add_argument("--name", required=True)
     create.add_argument(
-        "--scopes", required=True, help=f"comma-separated: {', '.join(apikeys_service.SCOPES)}"
+        "--scopes", required=True, help=f"comma-separated: {', '.join(apikeys.SCOPES)}"
     )
     create.add_argument("--providers", default="", help="comma-separated; default: all")
     revoke = key_actions.add_parser("revoke", help="revoke a key by its id")
@@ -213,16 +214,16 @@ def handle_api_key(command: BaseCommand, *, key_action: str, **options) -> None:
     if key_action == "revoke":
         if not ApiKey.objects.filter(pk=options["key_id"]).exists():
             raise CommandError(f"No API key {options['key_id']}.")
-        revoked = apikeys_service.revoke(options["key_id"])
+        revoked = apikeys.revoke(options["key_id"])
         command.stdout.write(
             f"key {options['key_id']}: {'revoked' if revoked else 'already revoked'}"
         )
         return
     try:
-        made = apikeys_service.create_key(
+        made = apikeys.create_key(
             options["name"], options["scopes"].split(","), options["providers"].split(",")
         )
-    except apikeys_service.InvalidKeyRequest as problem:
+    except apikeys.InvalidKeyRequest as problem:
         raise CommandError(str(problem)) from None
     key = made.api_key
     command.stdout.write(

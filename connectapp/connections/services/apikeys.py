@@ -3,7 +3,7 @@
 A key is `cak_<prefix>_<secret>`; only its SHA-256 digest is stored (a key has 256 random
 bits, so a plain digest cannot be guessed back), with its prefix kept readable so an operator
 can tell keys apart. The per-key rate limit is a fixed window counted on the shared Redis
-(`shared_state`), so every web process shares one limit; without Redis it is per process.
+(`infra.store`), so every web process shares one limit; without Redis it is per process.
 """
 
 import hashlib
@@ -21,11 +21,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from connectapp.exceptions import InvalidKeyRequest, UnknownProvider
 from connectapp.providers import registry
-from connectapp.providers.base import UnknownProvider
 
-from .models import ApiKey, ApiUsage, LinkedAccount
-from .shared_state import redis_client
+from ..infra.store import client as redis_client
+from ..models import ApiKey, ApiUsage, LinkedAccount
 
 KEY_PREFIX = "cak_"
 SCOPES = tuple(ApiKey.Scope.values)
@@ -33,10 +33,6 @@ SCOPES = tuple(ApiKey.Scope.values)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _REDIS_PREFIX = "connectapp:apikey-rate:"
-
-
-class InvalidKeyRequest(ValueError):
-    """The scopes or providers asked for a key are not ones this site knows."""
 
 
 @dataclass(frozen=True)

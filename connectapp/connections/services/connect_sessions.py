@@ -20,25 +20,13 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from connectapp.exceptions import InvalidConnectSession, SessionRefused, UnknownProvider
 from connectapp.providers import registry
-from connectapp.providers.base import UnknownProvider
 
-from .models import ApiKey, ConnectSession, SiteUser
+from ..models import ApiKey, ConnectSession, SiteUser
 
 #: What the browser session remembers of the connect session it came from.
 SESSION_KEY = "connectapp.connect_session"
-
-
-class InvalidConnectSession(ValueError):
-    """The backend's request cannot make a session (unknown provider, return URL not allowed)."""
-
-
-class SessionRefused(Exception):
-    """The opened URL is unknown, used or expired; the message is shown to the person."""
-
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ from urllib.parse import unquote, urlsplit
 import requests
 from django.conf import settings
 
+from connectapp.exceptions import AccessRevoked, ProviderUnavailable, ProxyRefused
 from connectapp.providers import registry
-from connectapp.providers.base import AccessRevoked, ProviderUnavailable
 from connectapp.providers.http import retry_after_seconds, transport_errors
 
-from . import ratelimit, services
-from .models import LinkedAccount
+from .. import services
+from ..infra import ratelimit
+from ..models import LinkedAccount
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +54,6 @@ MAX_ATTEMPTS = 3
 #: The pause before a retry when the provider says nothing about when to come back.
 RETRY_PAUSE = 0.5
 CHUNK = 64 * 1024
-
-
-class ProxyRefused(Exception):
-    """The call cannot be forwarded; `status` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int, retry_after: float | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
 
 
 @dataclass
