@@ -278,7 +278,10 @@ CONNECTAPP_PUBLIC_URL = env.str("CONNECTAPP_PUBLIC_URL", default="")
 CONNECTAPP_FLOW_TTL = timedelta(seconds=env.int("CONNECTAPP_FLOW_TTL_SECONDS", default=600))
 # How many flows one user may start per window of seconds ("0/60" turns the limit off).
 CONNECTAPP_CONNECT_RATE_LIMIT = env.str("CONNECTAPP_CONNECT_RATE_LIMIT", default="10/60")
+# Seconds one provider call may take in all (connecting and every read), and the most bytes
+# of an answer read before it is dropped as unusable.
 CONNECTAPP_HTTP_TIMEOUT = env.float("CONNECTAPP_HTTP_TIMEOUT", default=10.0)
+CONNECTAPP_HTTP_MAX_RESPONSE_BYTES = env.int("CONNECTAPP_HTTP_MAX_RESPONSE_BYTES", default=1 << 20)
 CONNECTAPP_USER_AGENT = env.str(
     "CONNECTAPP_USER_AGENT", default="connectapp/1.0 +https://localhost"
 )

@@ -30,19 +30,22 @@ from .base import (
     ProviderUnavailable,
     TokenSet,
 )
-from .http import error_message, json_body, raise_for_outage, transport_errors
+from .http import GuardedSession, error_message, json_body, raise_for_outage, transport_errors
 
 SIGNATURE_METHODS = ("HMAC-SHA1", "PLAINTEXT")
 PROVIDER = "Discogs"
 
 
-class DiscogsSession(OAuth1Session):
+class DiscogsSession(GuardedSession, OAuth1Session):
     """A `requests` session that signs every request with one set of Discogs credentials.
 
-    It sends `CONNECTAPP_USER_AGENT` (Discogs refuses requests without a User-Agent), applies
-    `CONNECTAPP_HTTP_TIMEOUT` unless the caller passes a timeout, and resolves paths that start
-    with `/` against `DISCOGS_API_URL`, so callers write `session.get("/oauth/identity")`.
+    It sends `CONNECTAPP_USER_AGENT` (Discogs refuses requests without a User-Agent), guards
+    every request like every provider call (`GuardedSession`: a deadline, a size cap, no
+    redirects), and resolves paths that start with `/` against `DISCOGS_API_URL`, so callers
+    write `session.get("/oauth/identity")`.
     """
+
+    provider_name = PROVIDER
 
     def __init__(self, **credentials: Any):
         method = settings.DISCOGS_SIGNATURE_METHOD
@@ -61,7 +64,6 @@ class DiscogsSession(OAuth1Session):
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         if url.startswith("/"):
             url = settings.DISCOGS_API_URL.rstrip("/") + url
-        kwargs.setdefault("timeout", settings.CONNECTAPP_HTTP_TIMEOUT)
         return super().request(method, url, *args, **kwargs)
 
 
