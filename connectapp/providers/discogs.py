@@ -29,11 +29,21 @@ from .base import (
     Provider,
     ProviderUnavailable,
     TokenSet,
+    UnusableAnswer,
 )
-from .http import GuardedSession, error_message, json_body, raise_for_outage, transport_errors
+from .http import (
+    TOKEN,
+    GuardedSession,
+    error_message,
+    json_body,
+    raise_for_outage,
+    transport_errors,
+)
 
 SIGNATURE_METHODS = ("HMAC-SHA1", "PLAINTEXT")
 PROVIDER = "Discogs"
+#: The credentials of Discogs' token answers; each is later sent in an Authorization header.
+TOKEN_FIELDS = ("oauth_token", "oauth_token_secret")
 
 
 class DiscogsSession(GuardedSession, OAuth1Session):
@@ -177,6 +187,8 @@ class Discogs(Provider):
             raise ProviderUnavailable("Discogs answered a token response we cannot read") from None
         if not token.get("oauth_token"):
             raise ProviderUnavailable("Discogs answered a token response without a token")
+        if any(name in token and not TOKEN.fullmatch(token[name]) for name in TOKEN_FIELDS):
+            raise UnusableAnswer(PROVIDER, "a token that cannot be sent in a header")
         return token
 
 

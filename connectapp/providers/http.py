@@ -11,6 +11,7 @@ knows what the provider's own "no" looks like.
 """
 
 import contextlib
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -31,6 +32,8 @@ from .base import ProviderUnavailable, UnusableAnswer
 MAX_RETRY_AFTER = 24 * 60 * 60.0
 #: The statuses that point elsewhere (RFC 9110 §15.4); a provider call never follows one.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: A token goes into a header: visible ASCII only, and not without end.
+TOKEN = re.compile(r"[\x21-\x7e]{1,16384}")
 #: How much of an answer is read at a time.
 CHUNK_BYTES = 64 * 1024
 

@@ -48,8 +48,6 @@ REFUSAL_STATUSES = frozenset({400, 401, 403})
 STATE_LENGTH = 48
 #: RFC 7636 §4.1: 43 to 128 unreserved characters.
 CODE_VERIFIER_LENGTH = 64
-#: A token goes into a header: visible ASCII only, and not without end.
-TOKEN = re.compile(r"[\x21-\x7e]{1,16384}")
 #: A number of seconds some providers send as a string.
 SECONDS = re.compile(r"[0-9]{1,12}")
 #: The longest lifetime of a token believed (ten years); a longer one is a broken answer.
@@ -81,7 +79,7 @@ def _credential(value: Any, name: str, provider: str) -> str:
     """Return a token of a token answer, fit to send in a header; "" when it is absent."""
     if value is None or value == "":
         return ""
-    if not isinstance(value, str) or not TOKEN.fullmatch(value):
+    if not isinstance(value, str) or not http.TOKEN.fullmatch(value):
         raise UnusableAnswer(provider, f"a {name} that is not a token")
     return value
 

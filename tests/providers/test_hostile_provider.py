@@ -284,6 +284,25 @@ def test_a_malformed_token_answer_is_an_unusable_answer(
     assert "aaaa" not in str(raised.value) and "X-Injected" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"oauth_token=t%0D%0AX-Injected%3A+1&oauth_token_secret=s&oauth_callback_confirmed=true",
+        b"oauth_token=t&oauth_token_secret=s%00s&oauth_callback_confirmed=true",
+        b"oauth_token=t+t&oauth_token_secret=s&oauth_callback_confirmed=true",
+    ],
+    ids=["token-crlf", "secret-nul", "token-space"],
+)
+@pytest.mark.parametrize("make", [discogs_request_token, discogs_access_token])
+def test_a_discogs_token_that_cannot_go_in_a_header_is_an_unusable_answer(
+    hostile, hostile_settings, body, make
+):
+    hostile.raw(body, content_type="application/x-www-form-urlencoded")
+
+    with pytest.raises(UnusableAnswer):
+        make(Discogs())
+
+
 @pytest.mark.parametrize("status", [400, 401, 503])
 def test_an_error_answer_nested_100000_deep_is_not_a_crash(hostile, hostile_settings, status):
     hostile.raw(b"[" * 100_000 + b"]" * 100_000, status=status)
@@ -407,9 +426,13 @@ def test_a_hostile_token_answer_at_the_callback_shows_a_clear_page_and_stores_no
     assert started.status_code == 302
     state = started["Location"].split("state=")[1].split("&")[0]
     HOSTILE_ANSWERS[answer](hostile, elsewhere)
+    hostile.json({"id": "p1", "username": "pinner"}, path="/user_account")
+    began = time.monotonic()
 
     response = client.get(f"/connections/pinterest/callback/?code=c&state={state}")
 
+    assert time.monotonic() - began < DEADLINE + 1.5
+    assert hostile.bytes_sent < 8 * 1024 * 1024
     assert response.status_code == 502
     assert "Pinterest is unavailable right now" in response.content.decode()
     assert LinkedAccount.objects.count() == 0
