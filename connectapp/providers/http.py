@@ -149,13 +149,14 @@ class _Call:
                 _shut(sock)
 
     def __enter__(self) -> "_Call":
+        self._outer = getattr(_calls, "current", None)  # a call made inside a call
         _calls.current = self
         self._timer.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._timer.cancel()
-        _calls.current = None
+        _calls.current = self._outer
 
 
 def _shut(sock: socket.socket) -> None:
