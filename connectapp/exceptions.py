@@ -21,6 +21,19 @@ class ProviderUnavailable(ProviderError):
         self.retry_after = retry_after
 
 
+class UnusableAnswer(ProviderUnavailable):
+    """The provider answered, but with nothing we can use: too big, a redirect, not JSON,
+    or a token answer that fails its checks.
+
+    An outage like any other (work in the background is retried later and the link is left as
+    it is; a person sees a page saying to try again). The message says what was wrong with the
+    answer, never what was in it.
+    """
+
+    def __init__(self, provider: str, what: str):
+        super().__init__(f"{provider} answered {what}, which cannot be used")
+
+
 class AccessRevoked(ProviderError):
     """The provider said no to our credentials: the user has to connect again."""
 

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "connectapp.connections",
     "connectapp.sandbox",
     "ninja",  # the API's browsable docs, served from local static files
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the "too many attempts" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "connectapp.urls"
@@ -133,6 +136,20 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "connections:index"
 LOGOUT_REDIRECT_URL = "login"
+
+# Failed sign-ins are throttled by django-axes, per account and per client address (each on
+# its own): after CONNECTAPP_SIGNIN_FAILURE_LIMIT failures, that account, and that address, can
+# not sign in for CONNECTAPP_SIGNIN_COOLOFF_SECONDS, even with the right password. The address
+# is REMOTE_ADDR: behind a reverse proxy, the server must put the client's address there.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("CONNECTAPP_SIGNIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("CONNECTAPP_SIGNIN_COOLOFF_SECONDS", default=900))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 LANGUAGE_CODE = "en"
 # The languages connectapp's catalogues cover; the switch in the page header offers these.
@@ -301,7 +318,10 @@ CONNECTAPP_PUBLIC_URL = env.str("CONNECTAPP_PUBLIC_URL", default="")
 CONNECTAPP_FLOW_TTL = timedelta(seconds=env.int("CONNECTAPP_FLOW_TTL_SECONDS", default=600))
 # How many flows one user may start per window of seconds ("0/60" turns the limit off).
 CONNECTAPP_CONNECT_RATE_LIMIT = env.str("CONNECTAPP_CONNECT_RATE_LIMIT", default="10/60")
+# Seconds one provider call may take in all (connecting and every read), and the most bytes
+# of an answer read before it is dropped as unusable.
 CONNECTAPP_HTTP_TIMEOUT = env.float("CONNECTAPP_HTTP_TIMEOUT", default=10.0)
+CONNECTAPP_HTTP_MAX_RESPONSE_BYTES = env.int("CONNECTAPP_HTTP_MAX_RESPONSE_BYTES", default=1 << 20)
 CONNECTAPP_USER_AGENT = env.str(
     "CONNECTAPP_USER_AGENT", default="connectapp/1.0 +https://localhost"
 )

@@ -27,22 +27,35 @@ from connectapp.exceptions import (
     FlowDeclined,
     FlowError,
     ProviderUnavailable,
+    UnusableAnswer,
 )
 
 from .base import Authorization, Identity, Provider, TokenSet
-from .http import error_message, json_body, raise_for_outage, transport_errors
+from .http import (
+    TOKEN,
+    GuardedSession,
+    error_message,
+    json_body,
+    raise_for_outage,
+    transport_errors,
+)
 
 SIGNATURE_METHODS = ("HMAC-SHA1", "PLAINTEXT")
 PROVIDER = "Discogs"
+#: The credentials of Discogs' token answers; each is later sent in an Authorization header.
+TOKEN_FIELDS = ("oauth_token", "oauth_token_secret")
 
 
-class DiscogsSession(OAuth1Session):
+class DiscogsSession(GuardedSession, OAuth1Session):
     """A `requests` session that signs every request with one set of Discogs credentials.
 
-    It sends `CONNECTAPP_USER_AGENT` (Discogs refuses requests without a User-Agent), applies
-    `CONNECTAPP_HTTP_TIMEOUT` unless the caller passes a timeout, and resolves paths that start
-    with `/` against `DISCOGS_API_URL`, so callers write `session.get("/oauth/identity")`.
+    It sends `CONNECTAPP_USER_AGENT` (Discogs refuses requests without a User-Agent), guards
+    every request like every provider call (`GuardedSession`: a deadline, a size cap, no
+    redirects), and resolves paths that start with `/` against `DISCOGS_API_URL`, so callers
+    write `session.get("/oauth/identity")`.
     """
+
+    provider_name = PROVIDER
 
     def __init__(self, **credentials: Any):
         method = settings.DISCOGS_SIGNATURE_METHOD
@@ -61,7 +74,6 @@ class DiscogsSession(OAuth1Session):
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         if url.startswith("/"):
             url = settings.DISCOGS_API_URL.rstrip("/") + url
-        kwargs.setdefault("timeout", settings.CONNECTAPP_HTTP_TIMEOUT)
         return super().request(method, url, *args, **kwargs)
 
 
@@ -179,4 +191,6 @@ class Discogs(Provider):
             raise ProviderUnavailable("Discogs answered a token response we cannot read") from None
         if not token.get("oauth_token"):
             raise ProviderUnavailable("Discogs answered a token response without a token")
+        if any(name in token and not TOKEN.fullmatch(token[name]) for name in TOKEN_FIELDS):
+            raise UnusableAnswer(PROVIDER, "a token that cannot be sent in a header")
         return token

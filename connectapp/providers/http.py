@@ -1,11 +1,19 @@
-"""Turning what a provider's HTTP server answers into our typed errors.
+"""How connectapp talks to providers over HTTP, and what their answers mean.
+
+`GuardedSession` is the one way out: every provider call (Authlib's token, identity and
+revocation requests, Discogs' request and access tokens, the sessions handed to site code) has
+a deadline for the whole call, a cap on the size of the answer, and follows no redirect.
 
 Outages (no answer, timeouts, 5xx, 429, bodies that are not what was promised) become
-`ProviderUnavailable`, with `Retry-After` when the provider sent one; anything else is left
-to the provider module, which knows what the provider's own "no" looks like.
+`ProviderUnavailable`, with `Retry-After` when the provider sent one; answers that arrived but
+cannot be used become `UnusableAnswer`; anything else is left to the provider module, which
+knows what the provider's own "no" looks like.
 """
 
-import json
+import contextlib
+import re
+import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
@@ -13,12 +21,21 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+import urllib3
+from django.conf import settings
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
 
-from connectapp.exceptions import ProviderUnavailable
+from connectapp.exceptions import ProviderUnavailable, UnusableAnswer
 
 #: A longer `Retry-After` is a provider's mistake; we come back after this many seconds.
 MAX_RETRY_AFTER = 24 * 60 * 60.0
+#: The statuses that point elsewhere (RFC 9110 §15.4); a provider call never follows one.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: A token goes into a header: visible ASCII only, and not without end.
+TOKEN = re.compile(r"[\x21-\x7e]{1,16384}")
+#: How much of an answer is read at a time.
+CHUNK_BYTES = 64 * 1024
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
@@ -36,12 +53,17 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     return min(max(0.0, (when - timezone.now()).total_seconds()), MAX_RETRY_AFTER)
 
 
+def parsed(response: requests.Response) -> Any:
+    """Return the JSON in the answer, or `None` when it is not JSON (or nested too deep to read)."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        return None
+
+
 def error_message(response: requests.Response) -> str:
     """A readable message from any of the error bodies providers use, without echoing secrets."""
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}"
+    body = parsed(response)
     if isinstance(body, dict):
         if isinstance(body.get("errors"), list) and body["errors"]:
             first = body["errors"][0]
@@ -68,12 +90,12 @@ def raise_for_outage(response: requests.Response, provider: str) -> None:
 
 
 def json_body(response: requests.Response, provider: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except (ValueError, json.JSONDecodeError):
-        raise ProviderUnavailable(f"{provider} answered something that is not JSON") from None
+    """Return the JSON object of the answer; `UnusableAnswer` when it is anything else."""
+    body = parsed(response)
+    if body is None:
+        raise UnusableAnswer(provider, "something that is not JSON")
     if not isinstance(body, dict):
-        raise ProviderUnavailable(f"{provider} answered JSON of an unexpected shape")
+        raise UnusableAnswer(provider, "JSON of an unexpected shape")
     return body
 
 
@@ -89,3 +111,165 @@ def transport_errors(provider: str) -> Iterator[None]:
     except requests.RequestException:
         # A body cut off before its Content-Length, a broken encoding, a redirect loop.
         raise ProviderUnavailable(f"{provider} answered a broken response") from None
+
+
+# --- Every provider call: one deadline, a size cap, no redirects ---------------------------
+
+_calls = threading.local()
+
+
+class _Call:
+    """One provider call's deadline: at its end, the sockets it uses are shut down.
+
+    A read timeout alone bounds each read, not the call: a server that sends a byte every few
+    seconds keeps a call alive for ever. Shutting the socket down from a timer ends any read
+    in progress, wherever it is (the status line, the headers or the body).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            if self.expired:
+                _shut(sock)
+            else:
+                self._sockets.append(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def __enter__(self) -> "_Call":
+        self._outer = getattr(_calls, "current", None)  # a call made inside a call
+        _calls.current = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        _calls.current = self._outer
+
+
+def _shut(sock: socket.socket) -> None:
+    # The plain socket's shutdown, also for TLS: it ends a read blocked in another thread
+    # without touching the TLS state that thread is using. A closed socket needs nothing.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
+        call = getattr(_calls, "current", None)
+        if call is not None:
+            call.watch(self.sock)
+        return super().getresponse()
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
+        call = getattr(_calls, "current", None)
+        if call is not None:
+            call.watch(self.sock)
+        return super().getresponse()
+
+
+class _WatchedHTTPConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter, with connections that a call's deadline can end."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.PoolManager:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
+class GuardedSession(requests.Session):
+    """A session no provider can hang, bloat or send elsewhere. Every provider call uses one.
+
+    Mixed in before Authlib's sessions (`class S(GuardedSession, OAuth2Session)`), so the
+    token, identity and revocation requests Authlib makes go through `request` below too:
+
+    - `CONNECTAPP_HTTP_TIMEOUT` bounds the whole call, connect and every read, in web
+      processes and workers alike; past it the call raises `requests.Timeout`;
+    - the body is read as it streams in and dropped past `CONNECTAPP_HTTP_MAX_RESPONSE_BYTES`
+      (`UnusableAnswer`), so a huge answer never sits in memory; a caller that passes
+      `stream=True` reads the body itself, within the deadline only until the headers;
+    - redirects are never followed: a redirect is `UnusableAnswer`, and nothing (a client
+      secret, a code, a PKCE verifier, a token) is ever sent to the place it points to.
+    """
+
+    #: Names the provider in `UnusableAnswer` messages.
+    provider_name: str = "The provider"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mount("http://", _DeadlineAdapter())
+        self.mount("https://", _DeadlineAdapter())
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        """Return the provider's answer, read whole and within the limits above."""
+        stream = kwargs.pop("stream", False)
+        deadline = settings.CONNECTAPP_HTTP_TIMEOUT
+        if isinstance(kwargs.get("timeout"), int | float):
+            deadline = min(deadline, kwargs["timeout"])  # a caller may want less, never more
+        kwargs.update(allow_redirects=False, timeout=deadline)
+        with _Call(deadline) as call:
+            try:
+                response = super().request(method, url, *args, stream=True, **kwargs)
+                if response.is_redirect or response.status_code in REDIRECT_STATUSES:
+                    response.close()
+                    raise UnusableAnswer(
+                        self.provider_name, f"a redirect (HTTP {response.status_code})"
+                    )
+                if not stream:
+                    read_capped(response, settings.CONNECTAPP_HTTP_MAX_RESPONSE_BYTES, self)
+            except (requests.RequestException, OSError, ValueError):
+                if call.expired:
+                    raise requests.Timeout(f"no answer within {deadline:g} s") from None
+                raise
+        return response
+
+
+def read_capped(response: requests.Response, limit: int, session: GuardedSession) -> None:
+    """Read the body of `response` into it, or raise `UnusableAnswer` past `limit` bytes.
+
+    The body is read in chunks as it arrives (decompressed, so a small compressed answer
+    cannot grow past the cap either) and the connection is dropped at the first byte too many.
+    """
+    declared = response.headers.get("Content-Length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise UnusableAnswer(session.provider_name, f"an answer over {limit} bytes")
+    body = bytearray()
+    for chunk in response.iter_content(CHUNK_BYTES):
+        body += chunk
+        if len(body) > limit:
+            response.close()
+            raise UnusableAnswer(session.provider_name, f"an answer over {limit} bytes")
+    # requests keeps a read body here; `content`, `text` and `json()` then use it.
+    response._content = bytes(body)
+    response.close()

@@ -10,16 +10,17 @@ Authlib does the protocol. A compliance hook looks at every token endpoint answe
 Authlib parses it and turns error bodies of any shape into our typed errors.
 """
 
+import math
 import re
+import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from django.conf import settings
-from django.utils import timezone
 
 from connectapp.exceptions import (
     AccessRevoked,
@@ -27,6 +28,7 @@ from connectapp.exceptions import (
     FlowError,
     ProviderError,
     ProviderUnavailable,
+    UnusableAnswer,
 )
 
 from . import http
@@ -44,28 +46,87 @@ REFUSAL_STATUSES = frozenset({400, 401, 403})
 STATE_LENGTH = 48
 #: RFC 7636 §4.1: 43 to 128 unreserved characters.
 CODE_VERIFIER_LENGTH = 64
+#: A number of seconds some providers send as a string.
+SECONDS = re.compile(r"[0-9]{1,12}")
+#: The longest lifetime of a token believed (ten years); a longer one is a broken answer.
+MAX_LIFETIME_SECONDS = 10 * 365 * 24 * 60 * 60
 
 
-def _moment(epoch: Any) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(float(epoch), tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
+def _moment(epoch: int | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def _seconds(value: Any, name: str, provider: str, *, since: float = 0.0) -> int | None:
+    """Return a number of seconds of a token answer (plus `since`), or None when it is absent.
+
+    Numbers only (a string of digits too, as some providers send), finite, not negative and
+    at most `MAX_LIFETIME_SECONDS` after `since`; `true` is not a number here.
+    """
+    if value is None:
         return None
+    if isinstance(value, str) and SECONDS.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise UnusableAnswer(provider, f"a token whose {name} is not a number of seconds")
+    if not 0 <= value <= since + MAX_LIFETIME_SECONDS:
+        raise UnusableAnswer(provider, f"a token whose {name} is out of range")
+    return int(value)
 
 
-def _after(seconds: Any) -> datetime | None:
-    try:
-        return timezone.now() + timedelta(seconds=float(seconds))
-    except (TypeError, ValueError, OverflowError):
-        return None
+def _credential(value: Any, name: str, provider: str) -> str:
+    """Return a token of a token answer, fit to send in a header; "" when it is absent."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not http.TOKEN.fullmatch(value):
+        raise UnusableAnswer(provider, f"a {name} that is not a token")
+    return value
 
 
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+def token_answer(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    """Return the checked token of a successful token endpoint answer, in Authlib's shape.
+
+    Every field is checked once, here: the access token and refresh token are visible ASCII
+    (they go into headers), `token_type` is Bearer, expiries are sane numbers of seconds
+    (`expires_in: 0` is already expired) and the scope is a string or a list of strings.
+    Expiries come back as epoch seconds (`expires_at`, `refresh_expires_at`). Anything else
+    raises `UnusableAnswer`, naming the field and never its value.
+    """
+    access_token = _credential(body.get("access_token"), "access token", provider)
+    if not access_token:
+        raise UnusableAnswer(provider, "a token answer without an access token")
+    token_type = body.get("token_type")
+    if token_type is not None and (
+        not isinstance(token_type, str) or token_type.lower() != "bearer"
+    ):
+        raise UnusableAnswer(provider, "a token that is not a Bearer token")
+    now = time.time()
+    token: dict[str, Any] = {"access_token": access_token, "token_type": "bearer"}
+    refresh_token = _credential(body.get("refresh_token"), "refresh token", provider)
+    if refresh_token:
+        token["refresh_token"] = refresh_token
+    expires_at = _seconds(body.get("expires_at"), "expires_at", provider, since=now)
+    if expires_at is None:
+        lifetime = _seconds(body.get("expires_in"), "expires_in", provider)
+        expires_at = None if lifetime is None else int(now) + lifetime
+    if expires_at is not None:
+        token["expires_at"] = expires_at
+    refresh_expires_at = _seconds(
+        body.get("refresh_token_expires_at"), "refresh_token_expires_at", provider, since=now
+    )
+    for name in ("refresh_token_expires_in", "refresh_expires_in"):
+        if refresh_expires_at is None:
+            lifetime = _seconds(body.get(name), name, provider)
+            refresh_expires_at = None if lifetime is None else int(now) + lifetime
+    if refresh_expires_at is not None:
+        token["refresh_expires_at"] = refresh_expires_at
+    scope = body.get("scope")
+    if isinstance(scope, list) and all(isinstance(part, str) for part in scope):
+        scope = " ".join(scope)
+    if scope is not None and not isinstance(scope, str):
+        raise UnusableAnswer(provider, "a token whose scope is not a list of scopes")
+    if scope is not None:
+        token["scope"] = scope
+    return token
 
 
 def _at(body: Any, path: str) -> Any:
@@ -98,14 +159,15 @@ def _revocation_error(response: requests.Response) -> str:
 
     Only the code: a description is free text a server may fill with the token it refused.
     """
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = http.parsed(response)
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, str) and re.fullmatch(r"[a-z_]{1,64}", error):
         return f"HTTP {response.status_code}: {error}"
     return f"HTTP {response.status_code}"
+
+
+class ProviderSession(http.GuardedSession, OAuth2Session):
+    """Authlib's OAuth 2.0 session, with every request guarded (`http.GuardedSession`)."""
 
 
 class OAuth2Provider(Provider):
@@ -273,15 +335,15 @@ class OAuth2Provider(Provider):
     # --- Authlib, and what its token endpoint answers mean --------------------------------
 
     def _client(self, **options: Any) -> OAuth2Session:
-        client = OAuth2Session(
+        client = ProviderSession(
             client_id=self.client_id,
             client_secret=self.client_secret,
             token_endpoint_auth_method=self.token_endpoint_auth_method,
             revocation_endpoint_auth_method=self.token_endpoint_auth_method,
             code_challenge_method="S256" if self.use_pkce else None,
-            default_timeout=settings.CONNECTAPP_HTTP_TIMEOUT,
             **options,
         )
+        client.provider_name = self.display_name
         client.headers["User-Agent"] = settings.CONNECTAPP_USER_AGENT
         client.register_compliance_hook("access_token_response", self._check_token_response)
         client.register_compliance_hook("refresh_token_response", self._check_token_response)
@@ -296,20 +358,17 @@ class OAuth2Provider(Provider):
         provider's own error body) is `AccessRevoked`.
         """
         http.raise_for_outage(response, self.display_name)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = http.parsed(response)
         if not isinstance(body, dict):
             body = None
         if response.ok and body is not None and not body.get("error"):
-            if not isinstance(body.get("access_token"), str) or not body["access_token"]:
-                raise ProviderUnavailable(f"{self.display_name} answered without an access token")
-            if "expires_in" in body and not _is_number(body["expires_in"]):
-                raise ProviderUnavailable(f"{self.display_name} answered an unreadable expiry")
+            token = token_answer(body, self.display_name)
+            # Authlib reads the answer again with `json()`: it gets the checked token, so the
+            # body is parsed once and Authlib never sees a field we did not check.
+            response.json = lambda **_options: token
             return response
         if response.ok:
-            raise ProviderUnavailable(f"{self.display_name} answered something that is not a token")
+            raise UnusableAnswer(self.display_name, "something that is not a token")
         message = http.error_message(response)
         if body is not None and body.get("error") in CLIENT_ERRORS:
             raise ProviderUnavailable(
@@ -324,12 +383,8 @@ class OAuth2Provider(Provider):
         raise ProviderUnavailable(f"{self.display_name} answered {message}")
 
     def _token_set(self, token: Mapping[str, Any], *, previous: TokenSet | None = None) -> TokenSet:
-        refresh_token = token.get("refresh_token") or ""
-        refresh_expires_at = (
-            _moment(token.get("refresh_token_expires_at"))
-            or _after(token.get("refresh_token_expires_in"))
-            or _after(token.get("refresh_expires_in"))
-        )
+        refresh_token = token.get("refresh_token", "")
+        refresh_expires_at = _moment(token.get("refresh_expires_at"))
         if previous is not None and refresh_token == previous.refresh_token:
             # Authlib fills in the old refresh token when none came back: it was not rotated.
             refresh_token = "" if refresh_expires_at is None else refresh_token

@@ -28,8 +28,11 @@ from tests.support.pinterest_support import pinterest_link
 pytestmark = pytest.mark.django_db
 
 Status = LinkedAccount.Status
-#: Short enough to keep the suite quick, long enough for a local stand-in that is not slow.
-TIMEOUT = 0.3
+#: Short enough to keep the suite quick, long enough for a local stand-in that is not slow. It
+#: bounds a whole call (the stand-in's own work included) on a machine that may be busy.
+TIMEOUT = 1.0
+#: How long the "timeout" fault keeps a stand-in silent: well past the deadline.
+SILENCE = 3.0
 RETRY_AFTER = 120
 
 FAULTS = {
@@ -38,7 +41,7 @@ FAULTS = {
     "429-retry-after": {"kind": "rate_limit", "retry_after": RETRY_AFTER},
     "html-not-json": {"kind": "garbage"},
     "truncated-body": {"kind": "truncated"},
-    "timeout": {"kind": "latency", "delay": 1.5},
+    "timeout": {"kind": "latency", "delay": SILENCE},
     "connection-refused": None,
 }
 
@@ -209,7 +212,7 @@ def test_sessions_handed_to_site_code_time_out(fault_injector, user, provider):
         if provider == "discogs"
         else f"{django_settings.PINTEREST_API_URL}/user_account"
     )
-    fault_injector.standins[provider].inject_fault("latency", endpoint, delay=1.5)
+    fault_injector.standins[provider].inject_fault("latency", endpoint, delay=SILENCE)
     session = services.authorized_session(LinkedAccount.objects.get(pk=account.pk))
 
     with pytest.raises(requests.Timeout):
