@@ -32,7 +32,7 @@ from connectapp.providers.base import (
     UnknownProvider,
 )
 
-from . import crypto, notifications, selectors, writeahead
+from . import crypto, events_service, notifications, selectors, writeahead
 from .models import SECRET_FIELDS, ConnectionEvent, LinkedAccount
 
 logger = logging.getLogger(__name__)
@@ -67,9 +67,12 @@ class ProviderNotConfigured(FlowError):
 def record_event(
     account: LinkedAccount, kind: str, *, actor: str, outcome: str = Outcome.OK, detail: str = ""
 ) -> ConnectionEvent:
-    return ConnectionEvent.objects.create(
-        account=account, kind=kind, outcome=outcome, detail=detail[:2000], actor=actor
-    )
+    with transaction.atomic(savepoint=False):  # the history entry and its announcement
+        history = ConnectionEvent.objects.create(
+            account=account, kind=kind, outcome=outcome, detail=detail[:2000], actor=actor
+        )
+        events_service.emit(account, kind, outcome, actor=actor, history=history)
+    return history
 
 
 def _username(identity: Identity) -> str:

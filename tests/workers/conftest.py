@@ -25,7 +25,11 @@ from connectapp.connections.models import LinkedAccount
 from connectapp.sandbox.pinterest import standin
 
 WORKER_START_TIMEOUT = 60
-QUEUES = (settings.CELERY_TASK_DEFAULT_QUEUE, settings.CONNECTAPP_PROVIDER_QUEUE)
+QUEUES = (
+    settings.CELERY_TASK_DEFAULT_QUEUE,
+    settings.CONNECTAPP_PROVIDER_QUEUE,
+    settings.CONNECTAPP_WEBHOOK_QUEUE,
+)
 
 
 def wait_until(condition: Callable[[], object], *, timeout: float = 60, what: str = "") -> None:
