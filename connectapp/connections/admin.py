@@ -551,6 +551,7 @@ class ConnectionEventAdmin(admin.ModelAdmin):
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https")
     events = forms.MultipleChoiceField(
         choices=[(name, name) for name in events_service.EVENT_TYPES],
         required=False,
