@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 Delivery = WebhookDelivery.Status
 EXCERPT_BYTES = 500
 #: An attempt started longer ago than the deadline plus this was lost with its worker.
-IN_FLIGHT_GRACE = 30.0
+IN_FLIGHT_GRACE = 5.0
 
 
 class InvalidEndpoint(ValueError):

@@ -58,7 +58,7 @@ def serve(receiver: Receiver) -> ThreadingHTTPServer:
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with receiver.lock:
-                receiver.hits.append(self.path)
+                receiver.hits.append(self.headers.get("webhook-id", ""))
                 answer = receiver.answers.popleft() if receiver.answers else (200,)
             if answer[0] == "endless":
                 self.send_response(200)

@@ -23,6 +23,7 @@ from connectapp.celery import app
 from connectapp.connections import metrics, ratelimit
 from connectapp.connections.models import LinkedAccount
 from connectapp.sandbox.pinterest import standin
+from tests.connections.webhook_receiver import receiver_factory  # noqa: F401 - a fixture
 
 WORKER_START_TIMEOUT = 60
 QUEUES = (
