@@ -29,6 +29,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import post_init
@@ -166,7 +167,7 @@ def emit(
         connection_event=history,
         created_at=timezone.now(),
     )
-    transaction.on_commit(partial(_after_commit, event))
+    transaction.on_commit(partial(_after_commit, event), robust=True)
     return event
 
 
@@ -202,6 +203,8 @@ def publish(event_pk: int) -> None:
     from .tasks import dispatch_event
 
     try:
-        dispatch_event.delay(event_pk)
+        # The queue is named here, not left to the routes: a web process may publish through
+        # Celery's default app, which knows no routes.
+        dispatch_event.apply_async((event_pk,), queue=settings.CONNECTAPP_WEBHOOK_QUEUE)
     except Exception:  # noqa: BLE001 - the event is safe in the outbox; the sweep sends it
         logger.warning("event row %s: could not publish its fan-out; the sweep will", event_pk)

@@ -184,7 +184,11 @@ def publish(delivery_ids: list[int], *, force: bool = False, countdown: float = 
         with deliver_webhook.app.producer_or_acquire() as producer:
             for delivery_id in delivery_ids:
                 deliver_webhook.apply_async(
-                    (delivery_id,), {"force": force}, countdown=countdown, producer=producer
+                    (delivery_id,),
+                    {"force": force},
+                    countdown=countdown,
+                    producer=producer,
+                    queue=settings.CONNECTAPP_WEBHOOK_QUEUE,
                 )
     except Exception:  # noqa: BLE001 - the deliveries are safe in the database
         logger.warning("could not publish %d webhook deliveries; the sweep will", len(delivery_ids))
@@ -291,7 +295,6 @@ def _record(delivery_id: int, answer: Answer, duration_ms: int) -> Outcome:
     now = timezone.now()
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
         DeliveryAttempt.objects.create(
             delivery=delivery,
             attempted_at=now,
@@ -307,10 +310,12 @@ def _record(delivery_id: int, answer: Answer, duration_ms: int) -> Outcome:
             delivery.status = Delivery.DELIVERED
             delivery.delivered_at = now
             delivery.save()
-            if endpoint.failing_since is not None:
-                endpoint.failing_since = None
-                endpoint.save(update_fields=["failing_since"])
+            # No lock on the endpoint for a success: deliveries to it run side by side.
+            WebhookEndpoint.objects.filter(
+                pk=delivery.endpoint_id, failing_since__isnull=False
+            ).update(failing_since=None)
             return Outcome("delivered")
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
         _note_failure(endpoint, now)
         delay = retry_delay(delivery.attempt_count, answer.retry_after)
         if delay is None:
@@ -515,7 +520,7 @@ def sweep(*, batch_size: int = 1000) -> tuple[int, int]:
     never: a retry too far off for the broker) and whose attempt is not in flight, are
     published again.
     """
-    from .tasks import dispatch_event
+    from . import events_service
 
     now = timezone.now()
     lease = now - settings.CONNECTAPP_WEBHOOK_LEASE
@@ -525,7 +530,7 @@ def sweep(*, batch_size: int = 1000) -> tuple[int, int]:
         .values_list("pk", flat=True)[:batch_size]
     )
     for event_pk in event_ids:
-        dispatch_event.delay(event_pk)
+        events_service.publish(event_pk)
     with transaction.atomic():
         due = list(
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
