@@ -128,7 +128,9 @@ def dispatch(event_pk: int) -> list[int]:
         event.payload = events_service.complete_user(event.payload)
         event.dispatched_at = timezone.now()
         event.save(update_fields=["payload", "dispatched_at"])
-        endpoints = WebhookEndpoint.objects.filter(Q(is_active=True) | Q(disabled_at__isnull=False))
+        endpoints = WebhookEndpoint.objects.defer("secret").filter(
+            Q(is_active=True) | Q(disabled_at__isnull=False)
+        )
         now = timezone.now()
         deliveries = WebhookDelivery.objects.bulk_create(
             [
