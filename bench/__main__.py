@@ -8,6 +8,9 @@
    latency. Refreshes per second, and what a refresh costs beyond the stand-in's latency.
 3. The backend API (`bench/api.py`): the credentials endpoint's requests per second and p50/p99
    for a link that needs no refresh, and the proxy's added latency over a direct call.
+4. Events: the outbox INSERTs a refresh makes (one) and the time that INSERT adds to it, and
+   events delivered per second by real workers to a receiver on 127.0.0.1 (signed, over HTTP;
+   the bench process only writes the outbox rows and publishes their fan-out).
 
 It runs in a database of its own (`<DATABASE_URL's name>_bench`, created and dropped) and on
 the Redis broker of `CELERY_BROKER_URL`; the stand-in is served from this process in a thread,
@@ -46,6 +49,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=0.05, help="stand-in latency, seconds")
     parser.add_argument("--api-requests", type=int, default=2000, help="API requests per run")
     parser.add_argument("--api-clients", type=numbers, default=[1, 4], help="e.g. 1,4")
+    parser.add_argument("--events", type=int, default=2000, help="events in the webhook burst")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     return parser.parse_args()
 
@@ -79,6 +83,8 @@ def bench_environment(port: int) -> dict[str, str]:
         "CONNECTAPP_RATE_LIMITS": "discogs=60/m",
         "CONNECTAPP_API_RATE_LIMIT": "0/60",
         "LOG_LEVEL": "WARNING",
+        "CONNECTAPP_WEBHOOK_ALLOW_PRIVATE": "true",  # the bench's receiver is on 127.0.0.1
+        "CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY": "16",
         "STATIC_ROOT": tempfile.mkdtemp(prefix="connectapp-bench-static-"),
     }
 
@@ -148,7 +154,9 @@ def reset_links() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE connections_apiusage, connections_connectionevent, connections_linkedaccount"
+            "TRUNCATE connections_apiusage, connections_deliveryattempt, "
+            "connections_webhookdelivery, connections_announcedevent, "
+            "connections_connectionevent, connections_linkedaccount"
         )
 
 
@@ -245,8 +253,11 @@ def sweep_row(size: int, due: float) -> dict:
     }
 
 
-def start_worker(concurrency: int, environment: dict[str, str], log: Path) -> "Worker":
-    """Return a real worker on the provider calls' queue (tests/support starts and stops it)."""
+def start_worker(
+    concurrency: int, environment: dict[str, str], log: Path, queue: str = ""
+) -> "Worker":
+    """Return a real worker on `queue` (the provider calls' by default); tests/support starts
+    and stops it."""
     from django.conf import settings
 
     from tests.support.workers import WorkerDidNotStart, launch_worker
@@ -255,7 +266,7 @@ def start_worker(concurrency: int, environment: dict[str, str], log: Path) -> "W
         return launch_worker(
             name="bench",
             concurrency=concurrency,
-            queues=(settings.CONNECTAPP_PROVIDER_QUEUE,),
+            queues=(queue or settings.CONNECTAPP_PROVIDER_QUEUE,),
             env={**os.environ, **environment},
             log=log,
             loglevel="WARNING",
@@ -300,6 +311,125 @@ def throughput_row(concurrency: int, count: int, latency: float, environment, lo
         "task ms": f"{task_seconds * 1000:.1f}",
         "overhead ms": f"{(task_seconds - latency) * 1000:.1f}",
         "wall per refresh ms": f"{concurrency / rate * 1000:.1f}",
+    }
+
+
+def outbox_row(samples: int = 50) -> dict:
+    """What announcing costs a refresh: its outbox INSERTs and their time, over `samples`."""
+    from connectapp.connections import services
+    from connectapp.connections.models import LinkedAccount
+    from connectapp.connections.services import events as link_events
+
+    reset_links()
+    insert_links(samples, due=1.0)
+    ids = list(LinkedAccount.objects.values_list("pk", flat=True))
+    give_real_tokens(ids)
+    spent: list[float] = []
+    emit = link_events.emit
+
+    def timed(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return emit(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    link_events.emit = timed
+    inserts = []
+    started = time.perf_counter()
+    try:
+        for account_id in ids:
+            with counted_statements('INSERT INTO "connections_announcedevent"') as count:
+                assert services.refresh(account_id, force=True) == "refreshed"
+            inserts.append(count[0])
+    finally:
+        link_events.emit = emit
+    total = time.perf_counter() - started
+    return {
+        "refreshes": str(samples),
+        "outbox INSERTs per refresh": "/".join(map(str, sorted(set(inserts)))),
+        "outbox ms per refresh": f"{sum(spent) / samples * 1000:.2f}",
+        "refresh ms (stand-in latency incl.)": f"{total / samples * 1000:.1f}",
+    }
+
+
+@contextmanager
+def counted_statements(prefix: str):
+    from django.db import connection
+
+    count = [0]
+
+    def counter(execute, sql, params, many, context):
+        count[0] += sql.startswith(prefix)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(counter):
+        yield count
+
+
+def serve_sink() -> tuple[object, str]:
+    """A receiver on 127.0.0.1 that answers 204 to everything; answers it and its URL."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Sink(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/hooks"
+
+
+def delivery_row(concurrency: int, count: int, environment, log) -> dict:
+    """`count` events written to the outbox at once (a burst), delivered by real workers."""
+    from django.conf import settings
+    from django.db.models import Max, Min
+
+    from connectapp.connections.models import AnnouncedEvent, WebhookDelivery, WebhookEndpoint
+    from connectapp.connections.services import events as link_events
+    from connectapp.connections.services import webhooks
+    from tests.support.workers import purge_queues
+
+    reset_links()
+    WebhookEndpoint.objects.all().delete()
+    purge_queues()
+    sink, url = serve_sink()
+    webhooks.create_endpoint(url)
+    events = AnnouncedEvent.objects.bulk_create(
+        AnnouncedEvent(type="link.refreshed", payload={"link": None, "actor": "bench"})
+        for _ in range(count)
+    )
+    for event in events:
+        link_events.publish(event.pk)
+    worker = start_worker(
+        concurrency, worker_environment(environment), log, settings.CONNECTAPP_WEBHOOK_QUEUE
+    )
+    delivered = WebhookDelivery.objects.filter(status="delivered")
+    deadline = time.monotonic() + 120 + count * 0.05
+    try:
+        while delivered.count() < count:
+            if time.monotonic() > deadline:
+                sys.exit(f"deliveries did not finish in time; see {log}")
+            time.sleep(0.2)
+    finally:
+        worker.stop(timeout=30)
+        sink.shutdown()
+    span = delivered.aggregate(first=Min("created_at"), last=Max("delivered_at"))
+    elapsed = (span["last"] - span["first"]).total_seconds()
+    return {
+        "concurrency": str(concurrency),
+        "events": f"{count:,}",
+        "delivered/s": f"{count / elapsed:.1f}",
+        "seconds": f"{elapsed:.1f}",
     }
 
 
@@ -357,6 +487,12 @@ def main() -> None:
                     concurrency, args.refreshes, args.latency, worker_environment(environment), log
                 )
             )
+        print("outbox cost per refresh …", flush=True)
+        outbox = [outbox_row()]
+        deliveries = []
+        for concurrency in args.concurrency:
+            print(f"{args.events} events delivered, concurrency {concurrency} …", flush=True)
+            deliveries.append(delivery_row(concurrency, args.events, environment, log))
     finally:
         server.shutdown()
         from django.db import connections
@@ -375,6 +511,10 @@ def main() -> None:
     print(table(credentials))
     print("\nAPI proxy: GET user_account at the Pinterest stand-in, direct and proxied:\n")
     print(table(proxy))
+    print("\nAnnouncing an event in a refresh's transaction (the outbox row):\n")
+    print(table(outbox))
+    print("\nA burst of events delivered by real workers to one receiver on 127.0.0.1:\n")
+    print(table(deliveries))
 
 
 if __name__ == "__main__":

@@ -234,13 +234,17 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # `-Q celery` and `-Q providers`, or one worker with `-Q celery,providers` (the demo).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CONNECTAPP_PROVIDER_QUEUE = env.str("CONNECTAPP_PROVIDER_QUEUE", default="providers")
+# Webhook deliveries have their own queue, so a slow receiver never holds back a refresh.
+CONNECTAPP_WEBHOOK_QUEUE = env.str("CONNECTAPP_WEBHOOK_QUEUE", default="webhooks")
 CELERY_TASK_QUEUES = tuple(
     Queue(name, Exchange(name), routing_key=name)
-    for name in (CELERY_TASK_DEFAULT_QUEUE, CONNECTAPP_PROVIDER_QUEUE)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, CONNECTAPP_PROVIDER_QUEUE, CONNECTAPP_WEBHOOK_QUEUE)
 )
 CELERY_TASK_ROUTES = {
     "connectapp.connections.tasks.refresh_account": {"queue": CONNECTAPP_PROVIDER_QUEUE},
     "connectapp.connections.tasks.verify_account": {"queue": CONNECTAPP_PROVIDER_QUEUE},
+    "connectapp.connections.tasks.dispatch_event": {"queue": CONNECTAPP_WEBHOOK_QUEUE},
+    "connectapp.connections.tasks.deliver_webhook": {"queue": CONNECTAPP_WEBHOOK_QUEUE},
 }
 # acks_late tasks: a worker holds few unacknowledged messages, so a lost worker returns few.
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
@@ -283,6 +287,46 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": CONNECTAPP_VERIFY_INTERVAL.total_seconds()},
     },
 }
+CELERY_BEAT_SCHEDULE["webhook-sweep"] = {
+    "task": "connectapp.connections.tasks.sweep_webhooks",
+    "schedule": 60.0,
+    "options": {"expires": 60.0},
+}
+
+# --- Webhooks -----------------------------------------------------------------------------
+# Each attempt's deadline (connect and each read, and the whole answer), and how much of an
+# answer is read at most.
+CONNECTAPP_WEBHOOK_TIMEOUT = env.float("CONNECTAPP_WEBHOOK_TIMEOUT", default=10.0)
+CONNECTAPP_WEBHOOK_MAX_RESPONSE_BYTES = env.int(
+    "CONNECTAPP_WEBHOOK_MAX_RESPONSE_BYTES", default=64 * 1024
+)
+# Pauses before each retry (with +-10% jitter; a longer Retry-After wins): the Standard
+# Webhooks schedule, more than 24 hours in all. The delivery fails after the last.
+CONNECTAPP_WEBHOOK_RETRY_SCHEDULE = [
+    float(seconds)
+    for seconds in env.list(
+        "CONNECTAPP_WEBHOOK_RETRY_SCHEDULE_SECONDS",
+        default=["5", "300", "1800", "7200", "18000", "36000", "36000"],
+    )
+]
+# A retry further off than this waits in the database for the sweep, not in the broker.
+CONNECTAPP_WEBHOOK_MAX_COUNTDOWN = env.float("CONNECTAPP_WEBHOOK_MAX_COUNTDOWN", default=300.0)
+# A published message not consumed after this long was lost: the sweep publishes it again.
+CONNECTAPP_WEBHOOK_LEASE = timedelta(
+    seconds=env.float("CONNECTAPP_WEBHOOK_LEASE_SECONDS", default=15 * 60)
+)
+# Attempts in flight at once per endpoint; more wait, so a slow receiver holds back no other.
+CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY = env.int(
+    "CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY", default=4
+)
+# An endpoint that has failed every attempt for this long is disabled and the admins told.
+CONNECTAPP_WEBHOOK_DISABLE_AFTER = timedelta(
+    seconds=env.int("CONNECTAPP_WEBHOOK_DISABLE_AFTER_SECONDS", default=3 * 24 * 60 * 60)
+)
+# Endpoints resolving to loopback, link-local or private addresses are refused unless this
+# is set (SSRF); development allows them.
+CONNECTAPP_WEBHOOK_ALLOW_PRIVATE = env.bool("CONNECTAPP_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+
 # Requests to each provider allowed per period, shared by every worker (`name=count/period`,
 # period one of s, m, h, comma-separated). Discogs allows 60 authenticated requests a minute.
 CONNECTAPP_RATE_LIMITS = env.dict("CONNECTAPP_RATE_LIMITS", default={"discogs": "60/m"})

@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.support.sandbox",
     "tests.support.standins",
     "tests.support.workers",
+    "tests.support.webhook_receiver",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Django admin for links and their history.
+"""Django admin for links, their history, and webhook endpoints and deliveries.
 
 Admins find and inspect links here and act on them through the same `services` the workers
 use; nothing in this module writes a link itself. Secrets never reach a page: list queries
@@ -28,8 +28,18 @@ from connectapp.exceptions import ProviderError, UnknownProvider
 from connectapp.providers import registry
 
 from . import crypto, selectors, services
-from .models import SECRET_FIELDS, ApiKey, ApiUsage, ConnectionEvent, LinkedAccount
-from .services import RefreshOutcome, VerifyOutcome, apikeys
+from .models import (
+    SECRET_FIELDS,
+    ApiKey,
+    ApiUsage,
+    ConnectionEvent,
+    DeliveryAttempt,
+    LinkedAccount,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from .services import RefreshOutcome, VerifyOutcome, apikeys, webhooks
+from .services import events as link_events
 
 Status = LinkedAccount.Status
 
@@ -497,9 +507,17 @@ class RecentFilter(admin.SimpleListFilter):
 class ConnectionEventAdmin(admin.ModelAdmin):
     """The history of every link: read-only, and kept (events are the audit trail)."""
 
-    list_display = ("created_at", "account", "kind", "outcome", "actor", "short_detail")
-    list_filter = (RecentFilter, "kind", "outcome")
-    list_select_related = ("account",)
+    list_display = (
+        "created_at",
+        "account",
+        "kind",
+        "outcome",
+        "announced_as",
+        "actor",
+        "short_detail",
+    )
+    list_filter = (RecentFilter, "kind", "outcome", "announcement__type")
+    list_select_related = ("account", "announcement")
     search_fields = (
         "account__username",
         "account__external_id",
@@ -513,6 +531,11 @@ class ConnectionEventAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ConnectionEvent]:
         return super().get_queryset(request).defer(*(f"account__{name}" for name in SECRET_FIELDS))
+
+    @admin.display(description="event type", ordering="announcement__type")
+    def announced_as(self, obj: ConnectionEvent) -> str:
+        announcement = getattr(obj, "announcement", None)
+        return announcement.type if announcement is not None else "-"
 
     @admin.display(description="detail")
     def short_detail(self, obj: ConnectionEvent) -> str:
@@ -556,6 +579,85 @@ class ApiKeyForm(forms.ModelForm):
 class ApiUsageInline(admin.TabularInline):
     model = ApiUsage
     fields = ("account", "kind", "count", "last_at")
+
+
+# --- Webhooks -------------------------------------------------------------------------------
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=[(name, name) for name in link_events.EVENT_TYPES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="none ticked: every event type",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("url", "description", "events", "is_active")
+
+    def clean_url(self) -> str:
+        try:
+            return webhooks.check_url(self.cleaned_data["url"])
+        except webhooks.InvalidEndpoint as problem:
+            raise forms.ValidationError(str(problem)) from None
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Endpoints: the secret is made here, shown once on the page after adding, never again."""
+
+    form = WebhookEndpointForm
+    list_display = ("url", "is_active", "event_types", "failing_since", "disabled_at")
+    list_filter = ("is_active",)
+    readonly_fields = ("failing_since", "disabled_at", "created_at")
+    actions = ("send_test_event", "enable_endpoints")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
+        return super().get_queryset(request).defer("secret")
+
+    @admin.display(description="events")
+    def event_types(self, obj: WebhookEndpoint) -> str:
+        return ", ".join(obj.events) or "all"
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form, change: bool) -> None:
+        turned_on = change and "is_active" in form.changed_data and obj.is_active
+        if not change:
+            obj.secret = request._webhook_secret = webhooks.new_secret()
+        super().save_model(request, obj, form, change)
+        if turned_on:
+            waiting = webhooks.enable_endpoint(obj.pk)
+            self.message_user(request, f"Enabled; {waiting} waiting delivery(ies) sent again.")
+
+    def response_add(self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue=None):
+        """Show the new secret on this response only: it is stored in no message or session."""
+        return TemplateResponse(
+            request,
+            "admin/connections/webhookendpoint/secret.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "endpoint": obj,
+                "secret": request._webhook_secret,
+            },
+        )
+
+    @admin.action(description="Send a test event", permissions=["change"])
+    def send_test_event(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        for endpoint in queryset:
+            webhooks.send_test(endpoint.pk, actor=_actor(request))
+        self.message_user(request, f"A test event is on its way to {queryset.count()} endpoint(s).")
+
+    @admin.action(description="Enable, and deliver what waited", permissions=["change"])
+    def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        waiting = sum(webhooks.enable_endpoint(endpoint.pk) for endpoint in queryset)
+        self.message_user(request, f"Enabled; {waiting} waiting delivery(ies) sent again.")
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    fields = ("attempted_at", "status_code", "duration_ms", "error", "response_excerpt")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -642,8 +744,60 @@ class ApiUsageAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiUsage]:
         return super().get_queryset(request).defer(*(f"account__{name}" for name in SECRET_FIELDS))
 
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Every delivery with its attempts; read-only but for "send again"."""
+
+    list_display = (
+        "created_at",
+        "event_type",
+        "webhook_id",
+        "endpoint",
+        "status",
+        "attempt_count",
+        "last_status_code",
+        "next_attempt_at",
+    )
+    list_filter = ("status", "event__type", "endpoint")
+    list_select_related = ("event", "endpoint")
+    search_fields = ("event__event_id", "endpoint__url")
+    fields = (
+        "event",
+        "endpoint",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "last_status_code",
+        "delivered_at",
+        "created_at",
+    )
+    readonly_fields = fields
+    inlines = (DeliveryAttemptInline,)
+    actions = ("send_again",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
+        return super().get_queryset(request).defer("endpoint__secret")
+
+    @admin.display(description="event", ordering="event__type")
+    def event_type(self, obj: WebhookDelivery) -> str:
+        return obj.event.type
+
+    @admin.display(description="webhook-id")
+    def webhook_id(self, obj: WebhookDelivery) -> str:
+        return obj.event.event_id
+
+    @admin.action(description="Send again (same webhook-id)", permissions=["view"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        for delivery in queryset:
+            webhooks.redeliver(delivery.pk)
+        self.message_user(request, f"{queryset.count()} delivery(ies) sent again.")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

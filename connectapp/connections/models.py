@@ -1,3 +1,4 @@
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -312,3 +313,138 @@ class ConnectSession(models.Model):
 
     def __str__(self) -> str:
         return f"connect session for {self.site_id}"
+
+
+def new_event_id() -> str:
+    """Return a fresh event id: the `webhook-id` every delivery of the event carries."""
+    return f"msg_{uuid.uuid4().hex}"
+
+
+class AnnouncedEvent(models.Model):
+    """The transactional outbox: one row per event, written in the state change's transaction.
+
+    A worker fans it out into one `WebhookDelivery` per subscribed endpoint (`dispatched_at`
+    says it did); the sweep dispatches rows whose message was lost. `payload` is the body's
+    `data` and never holds a token, secret, code or verifier.
+    """
+
+    event_id = models.CharField(max_length=40, unique=True, default=new_event_id)
+    type = models.CharField(max_length=40, db_index=True)
+    payload = models.JSONField()
+    account = models.ForeignKey(
+        LinkedAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    connection_event = models.OneToOneField(
+        ConnectionEvent,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="announcement",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(dispatched_at__isnull=True),
+                name="event_undispatched_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the deploying site that receives signed events (Standard Webhooks)."""
+
+    url = models.URLField("URL", max_length=2000)
+    description = models.CharField(max_length=200, blank=True, default="")
+    events = models.JSONField(
+        default=list, blank=True, help_text="the event types it wants; empty for every type"
+    )
+    is_active = models.BooleanField("active", default=True)
+    secret = EncryptedTextField(editable=False)
+    # Set by the first failure of a run of failures, cleared by any success.
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="disabled after failing for days"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return not self.events or event_type in self.events
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: delivered at least once, always with the event's id."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (retries exhausted)"
+
+    event = models.ForeignKey(AnnouncedEvent, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # Set when a message for it is published; the sweep publishes again when it is older than
+    # CONNECTAPP_WEBHOOK_LEASE (the message was lost) or empty (a retry too far off for a
+    # countdown in the broker).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # Set while an attempt is in flight: the per-endpoint concurrency limit counts these.
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_endpoint")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="delivery_pending_idx",
+            ),
+            models.Index(
+                fields=["endpoint", "attempt_started_at"],
+                condition=Q(attempt_started_at__isnull=False),
+                name="delivery_in_flight_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint}"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP request of a delivery and what came back (the first bytes only)."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    attempted_at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.TextField(blank=True, default="")
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-attempted_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.status_code or self.error} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"

@@ -11,7 +11,13 @@ from django.utils import timezone
 from connectapp.providers import registry
 from connectapp.providers.base import Provider
 
-from .models import SECRET_FIELDS, ConnectionEvent, LinkedAccount
+from .models import (
+    SECRET_FIELDS,
+    ConnectionEvent,
+    LinkedAccount,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 #: Event outcomes that count as a failure: the provider's "no" and its outages alike.
 FAILED_OUTCOMES = (ConnectionEvent.Outcome.FAILED, ConnectionEvent.Outcome.TRANSIENT)
@@ -165,4 +171,17 @@ def link_overview(*, failures_within: timedelta = timedelta(hours=24)) -> LinkOv
         failed_events=failures["events"],
         failing_links=failures["links"],
         since=since,
+    )
+
+
+def webhook_endpoints() -> QuerySet[WebhookEndpoint]:
+    """Return every webhook endpoint with `pending` and `failed` counts of its deliveries."""
+    statuses = WebhookDelivery.Status
+    return (
+        WebhookEndpoint.objects.defer("secret")
+        .annotate(
+            pending=Count("deliveries", filter=Q(deliveries__status=statuses.PENDING)),
+            failed=Count("deliveries", filter=Q(deliveries__status=statuses.FAILED)),
+        )
+        .order_by("pk")
     )

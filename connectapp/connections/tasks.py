@@ -17,6 +17,7 @@ from connectapp.providers import registry
 
 from . import selectors, services
 from .infra import metrics, ratelimit
+from .services import webhooks
 
 MAX_RETRIES = 8
 #: A task sleeps this long at most for its provider's rate limit; a longer wait is rescheduled.
@@ -150,3 +151,31 @@ def _enqueue(task, provider: str, batches) -> int:
                 task.apply_async((account_id, provider), producer=producer)
             count += len(batch)
     return count
+
+
+# --- Webhooks (their own queue, CONNECTAPP_WEBHOOK_QUEUE) ---------------------------------
+
+WEBHOOK_TASK = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": settings.CONNECTAPP_WEBHOOK_TIMEOUT * 2 + 20,
+    "time_limit": settings.CONNECTAPP_WEBHOOK_TIMEOUT * 2 + 30,
+}
+
+
+@shared_task(**WEBHOOK_TASK)
+def dispatch_event(event_pk: int) -> int:
+    """Fan one announced event out to the endpoints that want it; answers how many."""
+    return len(webhooks.dispatch(event_pk))
+
+
+@shared_task(**WEBHOOK_TASK)
+def deliver_webhook(delivery_id: int, force: bool = False) -> str:
+    """Make one attempt of a webhook delivery and schedule the next one when it failed."""
+    return webhooks.run(delivery_id, force=force).name
+
+
+@shared_task(**SWEEP_TASK)
+def sweep_webhooks() -> list[int]:
+    """Publish again the events and deliveries whose messages were lost; answers how many."""
+    return list(webhooks.sweep())

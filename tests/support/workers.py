@@ -33,9 +33,13 @@ class WorkerDidNotStart(RuntimeError):
     """The worker exited, or did not answer a ping in time; the message says which."""
 
 
-def queues() -> tuple[str, str]:
-    """Return both queues the app uses: the sweeps' and the provider calls'."""
-    return (settings.CELERY_TASK_DEFAULT_QUEUE, settings.CONNECTAPP_PROVIDER_QUEUE)
+def queues() -> tuple[str, str, str]:
+    """Return every queue the app uses: the sweeps', the provider calls' and the webhooks'."""
+    return (
+        settings.CELERY_TASK_DEFAULT_QUEUE,
+        settings.CONNECTAPP_PROVIDER_QUEUE,
+        settings.CONNECTAPP_WEBHOOK_QUEUE,
+    )
 
 
 def wait_until(condition: Callable[[], object], *, timeout: float = 60, what: str = "") -> None:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0004_app_level_connections'),
+        ('connections', '0005_webhooks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,25 +1,227 @@
-"""The history of a link: every service records what it did, and how it went, here."""
+"""The history of a link and its announcement: every service records what it did, and how it
+went, with `record_event`; one event vocabulary serves signals, webhooks and the admin history.
+
+`emit()` is called by `record_event` below, inside the state change's transaction. It
+INSERTs one outbox row (`AnnouncedEvent`) there and nothing else, so the event exists exactly
+when the change does; after the commit it sends the Django signals and publishes the Celery
+task that fans the row out to the webhook endpoints. A lost publish is found by the sweep.
+
+How the history's kinds and outcomes map to event types (user links / app-level links):
+
+| `ConnectionEvent`                          | user link              | app-level link       |
+|--------------------------------------------|------------------------|----------------------|
+| connected, ok                              | `link.connected`       | `app_token.obtained` |
+| reconnected, ok                            | `link.reconnected`     | `app_token.obtained` |
+| refreshed or verified, ok, the link was    | `link.recovered`       | `app_token.obtained` |
+| loaded needing reconnect or in error and   |                        |                      |
+| is active now                              |                        |                      |
+| refreshed, ok (otherwise)                  | `link.refreshed`       | `app_token.obtained` |
+| verified, ok (otherwise)                   | `link.verified`        | `app_token.obtained` |
+| needs_reconnect (any outcome)              | `link.needs_reconnect` | `app_token.failed`   |
+| error, or any kind with outcome transient  | `link.error`           | `app_token.failed`   |
+| disconnected                               | `link.disconnected`    | `link.disconnected`  |
+
+"Loaded" is the status the link had when it was read from the database in this process (see
+`_remember_loaded_status`), so no extra query is made to know the previous state.
+"""
 
 import logging
+from datetime import datetime
+from functools import partial
+from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models.signals import post_init
+from django.dispatch import receiver
+from django.utils import timezone
 
-from .. import notifications
-from ..models import ConnectionEvent, LinkedAccount
+from .. import notifications, signals
+from ..models import AnnouncedEvent, ConnectionEvent, LinkedAccount
 
 logger = logging.getLogger(__name__)
 
 Kind = ConnectionEvent.Kind
 Outcome = ConnectionEvent.Outcome
+Status = LinkedAccount.Status
+
+LINK_CONNECTED = "link.connected"
+LINK_RECONNECTED = "link.reconnected"
+LINK_REFRESHED = "link.refreshed"
+LINK_VERIFIED = "link.verified"
+LINK_NEEDS_RECONNECT = "link.needs_reconnect"
+LINK_RECOVERED = "link.recovered"
+LINK_ERROR = "link.error"
+LINK_DISCONNECTED = "link.disconnected"
+APP_TOKEN_OBTAINED = "app_token.obtained"
+APP_TOKEN_FAILED = "app_token.failed"
+
+#: Every event type, in the order the README lists them.
+EVENT_TYPES = (
+    LINK_CONNECTED,
+    LINK_RECONNECTED,
+    LINK_REFRESHED,
+    LINK_VERIFIED,
+    LINK_NEEDS_RECONNECT,
+    LINK_RECOVERED,
+    LINK_ERROR,
+    LINK_DISCONNECTED,
+    APP_TOKEN_OBTAINED,
+    APP_TOKEN_FAILED,
+)
+#: Sent only to the one endpoint an operator tests; no endpoint subscribes to it.
+WEBHOOK_TEST = "webhook.test"
+
+_OK_TYPES = {
+    Kind.CONNECTED: LINK_CONNECTED,
+    Kind.RECONNECTED: LINK_RECONNECTED,
+    Kind.REFRESHED: LINK_REFRESHED,
+    Kind.VERIFIED: LINK_VERIFIED,
+}
+_BROKEN = (Status.NEEDS_RECONNECT, Status.ERROR)
+
+
+@receiver(post_init, sender=LinkedAccount, dispatch_uid="connectapp.remember_loaded_status")
+def _remember_loaded_status(sender, instance: LinkedAccount, **kwargs) -> None:
+    """Keep the status a link was read with, so `emit` can tell a recovery from a refresh."""
+    instance._loaded_status = instance.__dict__.get("status")
+
+
+def event_type(account: LinkedAccount, kind: str, outcome: str) -> str:
+    """Return the event type a history entry announces (see the table in this module)."""
+    if kind == Kind.DISCONNECTED:
+        return LINK_DISCONNECTED
+    failed = outcome == Outcome.TRANSIENT or kind in (Kind.NEEDS_RECONNECT, Kind.ERROR)
+    if account.is_app_level:
+        return APP_TOKEN_FAILED if failed else APP_TOKEN_OBTAINED
+    if kind == Kind.NEEDS_RECONNECT:
+        return LINK_NEEDS_RECONNECT
+    if failed or outcome == Outcome.FAILED:
+        return LINK_ERROR
+    recovered = (
+        kind in (Kind.REFRESHED, Kind.VERIFIED)
+        and getattr(account, "_loaded_status", None) in _BROKEN
+        and account.status == Status.ACTIVE
+    )
+    return LINK_RECOVERED if recovered else _OK_TYPES[kind]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def link_data(account: LinkedAccount) -> dict[str, Any]:
+    """Return what an event says about a link: never a token, secret, code or verifier.
+
+    The local user's username is filled in by `complete_user` (outside the transaction), so
+    announcing costs the state change one INSERT and no read.
+    """
+    user = None
+    if account.user_id is not None:
+        user = {"id": account.user_id}
+        if LinkedAccount.user.is_cached(account):
+            user["username"] = account.user.get_username()
+    return {
+        "id": account.pk,
+        "provider": account.provider,
+        "external_id": account.external_id,
+        "username": account.username,
+        "status": account.status,
+        "user": user,
+        "scopes": list(account.scopes or []),
+        "expires_at": _iso(account.expires_at),
+        "refresh_expires_at": _iso(account.refresh_expires_at),
+        "last_refreshed_at": _iso(account.last_refreshed_at),
+        "last_verified_at": _iso(account.last_verified_at),
+    }
+
+
+def complete_user(data: dict[str, Any]) -> dict[str, Any]:
+    """Return `data` with the link's local user's username filled in where it is missing."""
+    user = (data.get("link") or {}).get("user")
+    if user is not None and "username" not in user:
+        found = get_user_model().objects.filter(pk=user["id"]).first()
+        user["username"] = found.get_username() if found is not None else None
+    return data
+
+
+def body(event: AnnouncedEvent) -> dict[str, Any]:
+    """Return the webhook body of an event: `{"id", "type", "timestamp", "data"}`."""
+    return {
+        "id": event.event_id,
+        "type": event.type,
+        "timestamp": event.created_at.isoformat(),
+        "data": event.payload,
+    }
+
+
+def emit(
+    account: LinkedAccount, kind: str, outcome: str, *, actor: str, history: ConnectionEvent
+) -> AnnouncedEvent:
+    """Announce a history entry: one outbox INSERT in the caller's transaction; the signals
+    and the fan-out to webhook endpoints follow its commit. Return the outbox row."""
+    event = AnnouncedEvent.objects.create(
+        type=event_type(account, kind, outcome),
+        payload={"link": link_data(account), "actor": actor},
+        account=account,
+        connection_event=history,
+        created_at=timezone.now(),
+    )
+    transaction.on_commit(partial(_after_commit, event), robust=True)
+    return event
+
+
+def _after_commit(event: AnnouncedEvent) -> None:
+    send_signals(event)
+    publish(event.pk)
+
+
+def send_signals(event: AnnouncedEvent) -> None:
+    """Send `signals.link_event` and the type's own signal; a receiver that raises is logged
+    and never breaks the operation that announced the event."""
+    data = complete_user(event.payload)
+    arguments = {
+        "event_id": event.event_id,
+        "type": event.type,
+        "timestamp": event.created_at,
+        "link": data["link"],
+        "actor": data["actor"],
+    }
+    for signal in (signals.link_event, signals.BY_TYPE[event.type]):
+        for receiver_function, result in signal.send_robust(sender=LinkedAccount, **arguments):
+            if isinstance(result, Exception):
+                logger.error(
+                    "event %s: signal receiver %r raised",
+                    event.event_id,
+                    getattr(receiver_function, "__qualname__", receiver_function),
+                    exc_info=result,
+                )
+
+
+def publish(event_pk: int) -> None:
+    """Ask a worker to fan an event out; a broker failure is logged (the sweep catches up)."""
+    from ..tasks import dispatch_event
+
+    try:
+        # The queue is named here, not left to the routes: a web process may publish through
+        # Celery's default app, which knows no routes.
+        dispatch_event.apply_async((event_pk,), queue=settings.CONNECTAPP_WEBHOOK_QUEUE)
+    except Exception:  # noqa: BLE001 - the event is safe in the outbox; the sweep sends it
+        logger.warning("event row %s: could not publish its fan-out; the sweep will", event_pk)
 
 
 def record_event(
     link: LinkedAccount, kind: str, *, actor: str, outcome: str = Outcome.OK, detail: str = ""
 ) -> ConnectionEvent:
-    """Return the new event of the link; `detail` is cut to what an admin page shows."""
-    return ConnectionEvent.objects.create(
-        account=link, kind=kind, outcome=outcome, detail=detail[:2000], actor=actor
-    )
+    """Return the new history entry of the link, announced in the same transaction (see
+    `emit`); `detail` is cut to what an admin page shows."""
+    with transaction.atomic(savepoint=False):
+        history = ConnectionEvent.objects.create(
+            account=link, kind=kind, outcome=outcome, detail=detail[:2000], actor=actor
+        )
+        emit(link, kind, outcome, actor=actor, history=history)
+    return history
 
 
 def needs_reconnect(

@@ -1,4 +1,5 @@
-"""`manage.py connections list|refresh|verify|rotate-keys|stats`. No secret is ever printed."""
+"""`manage.py connections list|refresh|verify|rotate-keys|stats|webhooks`; no secret but a
+new webhook endpoint's signing secret, once, is ever printed."""
 
 import json
 from collections.abc import Callable
@@ -12,8 +13,8 @@ from connectapp.providers import registry
 from ... import selectors, services
 from ...crypto import DecryptionError
 from ...infra import metrics
-from ...models import ApiKey, LinkedAccount
-from ...services import apikeys
+from ...models import ApiKey, LinkedAccount, WebhookDelivery, WebhookEndpoint
+from ...services import apikeys, webhooks
 
 Status = LinkedAccount.Status
 
@@ -73,6 +74,17 @@ class Command(BaseCommand):
         stats.add_argument("--reset", action="store_true", help="then start the counters anew")
 
         add_api_key_arguments(sub)
+        webhook_parser = sub.add_parser("webhooks", help="webhook endpoints and their deliveries")
+        hooks = webhook_parser.add_subparsers(dest="webhooks_action", required=True)
+        add = hooks.add_parser("add", help="a new endpoint; prints its signing secret once")
+        add.add_argument("url")
+        add.add_argument("--events", default="", help="comma-separated event types (default all)")
+        add.add_argument("--description", default="")
+        hooks.add_parser("list", help="the endpoints and their deliveries' states")
+        test = hooks.add_parser("test", help="send a webhook.test event to an endpoint, now")
+        test.add_argument("endpoint_id", type=int, metavar="ID")
+        redeliver = hooks.add_parser("redeliver", help="send a delivery again, now, same id")
+        redeliver.add_argument("delivery_id", type=int, metavar="ID")
 
     def handle(self, *args, action: str, **options) -> None:
         getattr(self, "handle_" + action.replace("-", "_"))(**options)
@@ -129,6 +141,52 @@ class Command(BaseCommand):
         except DecryptionError as problem:
             raise CommandError(str(problem)) from None
         self.stdout.write(f"re-encrypted the secrets of {changed} link(s) under the first key")
+
+    def handle_webhooks(self, *, webhooks_action: str, **options) -> None:
+        getattr(self, "_webhooks_" + webhooks_action)(**options)
+
+    def _webhooks_add(self, *, url: str, events: str, description: str, **_) -> None:
+        wanted = [name.strip() for name in events.split(",") if name.strip()]
+        try:
+            endpoint, secret = webhooks.create_endpoint(url, wanted, description=description)
+        except webhooks.InvalidEndpoint as problem:
+            raise CommandError(str(problem)) from None
+        self.stdout.write(
+            f"endpoint {endpoint.pk}: {endpoint.url} ({', '.join(endpoint.events) or 'all events'})"
+        )
+        self.stdout.write("its signing secret, shown this once:")
+        self.stdout.write(secret)
+
+    def _webhooks_list(self, **_) -> None:
+        write = self.stdout.write
+        write(f"{'ID':>5}  {'ACTIVE':<8} {'PENDING':>7} {'FAILED':>6}  URL  EVENTS")
+        for row in selectors.webhook_endpoints():
+            active = "yes" if row.is_active else ("disabled" if row.disabled_at else "no")
+            write(
+                f"{row.pk:>5}  {active:<8} {row.pending:>7} {row.failed:>6}  {row.url}  "
+                f"{','.join(row.events) or 'all'}"
+            )
+
+    def _webhooks_test(self, *, endpoint_id: int, **_) -> None:
+        if not WebhookEndpoint.objects.filter(pk=endpoint_id).exists():
+            raise CommandError(f"no webhook endpoint {endpoint_id}")
+        delivery = webhooks.send_test(endpoint_id, actor="command", queue=False)
+        self._webhooks_attempt(delivery.pk)
+
+    def _webhooks_redeliver(self, *, delivery_id: int, **_) -> None:
+        if not WebhookDelivery.objects.filter(pk=delivery_id).exists():
+            raise CommandError(f"no webhook delivery {delivery_id}")
+        webhooks.redeliver(delivery_id, queue=False)
+        self._webhooks_attempt(delivery_id)
+
+    def _webhooks_attempt(self, delivery_id: int) -> None:
+        outcome = webhooks.run(delivery_id, force=True)
+        delivery = WebhookDelivery.objects.select_related("event").get(pk=delivery_id)
+        last = delivery.attempts.first()
+        answer = f", {last.status_code or last.error}" if last is not None else ""
+        self.stdout.write(
+            f"delivery {delivery.pk} ({delivery.event.event_id}): {outcome.name}{answer}"
+        )
 
     def handle_stats(self, *, prometheus: bool, reset: bool, **_) -> None:
         queue = selectors.refresh_queue(_refreshing_providers(), settings.CONNECTAPP_REFRESH_WINDOW)
