@@ -127,6 +127,11 @@ class LinkedAccount(models.Model):
     def __str__(self) -> str:
         return f"{self.provider}:{self.username or self.external_id}"
 
+    @property
+    def is_app_level(self) -> bool:
+        """Return whether this is the site's own connection (client credentials, no user)."""
+        return self.user_id is None
+
     def is_due(self, window: timedelta) -> bool:
         """Return whether this link is in `LinkedAccount.objects.due(window)`, without a query."""
         return (

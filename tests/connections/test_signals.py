@@ -9,7 +9,8 @@ from django.db import transaction
 from connectapp.connections import services, signals
 from connectapp.connections.models import LinkedAccount
 from connectapp.sandbox.pinterest import standin
-from tests.providers.pinterest_support import approve, path_of, pinterest_link
+from tests.support.flows import path_of
+from tests.support.pinterest_support import approve, pinterest_link
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,8 @@ from connectapp.connections.services import webhooks
 from connectapp.providers.base import TokenSet
 from connectapp.sandbox.pinterest import standin
 from tests.factories import UserFactory
-from tests.providers.pinterest_support import approve, path_of, pinterest_link
+from tests.support.flows import path_of
+from tests.support.pinterest_support import approve, pinterest_link
 
 pytestmark = pytest.mark.django_db
 

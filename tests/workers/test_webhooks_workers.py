@@ -17,9 +17,9 @@ from django.utils import timezone
 from connectapp.connections import services, tasks
 from connectapp.connections.models import AnnouncedEvent, LinkedAccount, WebhookDelivery
 from connectapp.connections.services import webhooks
-from tests.providers.pinterest_support import approve, path_of, pinterest_link
-
-from .conftest import purge_queues, wait_until
+from tests.support.flows import path_of
+from tests.support.pinterest_support import approve, pinterest_link
+from tests.support.workers import purge_queues, wait_until
 
 #: Retries a second apart, short deadlines and leases, so the schedule plays out in seconds.
 QUICK = {
