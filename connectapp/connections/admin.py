@@ -572,13 +572,22 @@ class ApiKeyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["providers"].choices = [
             (provider.name, provider.display_name)
-            for provider in [*registry.all_providers(), *registry.app_providers()]
+            for provider in [*registry.user_providers(), *registry.app_providers()]
         ]
 
 
 class ApiUsageInline(admin.TabularInline):
     model = ApiUsage
     fields = ("account", "kind", "count", "last_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiUsage]:
+        return super().get_queryset(request).defer(*(f"account__{name}" for name in SECRET_FIELDS))
 
 
 # --- Webhooks -------------------------------------------------------------------------------
@@ -664,9 +673,6 @@ class DeliveryAttemptInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiUsage]:
-        return super().get_queryset(request).defer(*(f"account__{name}" for name in SECRET_FIELDS))
 
 
 @admin.register(ApiKey)

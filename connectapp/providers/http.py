@@ -224,6 +224,9 @@ class GuardedSession(requests.Session):
 
     #: Names the provider in `UnusableAnswer` messages.
     provider_name: str = "The provider"
+    #: A redirect is an unusable answer. The API proxy turns this off: it hands a provider's
+    #: redirect back to its caller, still without following it.
+    refuse_redirects: bool = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -240,7 +243,9 @@ class GuardedSession(requests.Session):
         with _Call(deadline) as call:
             try:
                 response = super().request(method, url, *args, stream=True, **kwargs)
-                if response.is_redirect or response.status_code in REDIRECT_STATUSES:
+                if self.refuse_redirects and (
+                    response.is_redirect or response.status_code in REDIRECT_STATUSES
+                ):
                     response.close()
                     raise UnusableAnswer(
                         self.provider_name, f"a redirect (HTTP {response.status_code})"

@@ -107,14 +107,18 @@ def target_url(base: str, path: str, query: str) -> str:
 
 
 def _session(account: LinkedAccount) -> requests.Session:
+    """Return a session signing with the link's credentials that hands redirects back."""
     try:
         if account.is_app_level:
-            return services.authorized_session(account.provider)
-        return services.authorized_session(account)
+            session = services.app_session(account.provider)
+        else:
+            session = services.authorized_session(account)
     except AccessRevoked as refusal:
         raise ProxyRefused(f"The link needs reconnecting: {refusal}", 409) from None
     except ProviderUnavailable as outage:
         raise ProxyRefused(str(outage), 503, outage.retry_after) from None
+    session.refuse_redirects = False
+    return session
 
 
 def forward(
