@@ -13,7 +13,7 @@ import requests
 from django.conf import settings
 
 from connectapp.sandbox.pinterest import standin as pinterest_standin
-from tests.providers.pinterest_support import pinterest_link
+from tests.support.pinterest_support import pinterest_link
 from tests.workers.conftest import database_url, wait_until
 
 CALLERS = 16

@@ -12,7 +12,7 @@ from connectapp.sandbox.discogs import standin as discogs_standin
 from connectapp.sandbox.pinterest import standin as pinterest_standin
 from tests.api.conftest import assert_problem
 from tests.factories import DiscogsAccountFactory
-from tests.providers.pinterest_support import pinterest_link
+from tests.support.pinterest_support import pinterest_link
 
 
 def test_a_fresh_oauth2_token_is_handed_out_without_asking_the_provider(client_for, user):

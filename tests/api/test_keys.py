@@ -13,7 +13,7 @@ from connectapp.connections.models import ApiKey, ApiUsage
 from connectapp.connections.services import apikeys
 from tests.api.conftest import ALL_SCOPES, Api, assert_problem
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory, UserFactory
-from tests.providers.pinterest_support import pinterest_link
+from tests.support.pinterest_support import pinterest_link
 
 #: Every endpoint, with the scope it needs (`{id}` is a link the key may otherwise see).
 ENDPOINTS = [

@@ -8,7 +8,7 @@ import requests
 from openapi_spec_validator import validate
 
 from tests.factories import DiscogsAccountFactory
-from tests.providers.pinterest_support import pinterest_link
+from tests.support.pinterest_support import pinterest_link
 
 
 def test_the_document_is_served_without_a_key_and_is_valid_openapi_3_1(api_base, standins):

@@ -12,7 +12,7 @@ from connectapp.sandbox.pinterest import standin as pinterest_standin
 from tests.api.conftest import assert_problem
 from tests.api.receiver import Receiver
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
-from tests.providers.pinterest_support import pinterest_link
+from tests.support.pinterest_support import pinterest_link
 
 CALLER_HEADERS = {"Cookie": "sessionid=caller-cookie", "X-Caller": "mine"}
 
