@@ -9,6 +9,7 @@ the fixtures, or a word the language shares with English.
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
+from urllib.parse import urlencode
 
 import pytest
 from django.core import mail
@@ -31,9 +32,9 @@ PROPER_NAMES = {"discogs", "pinterest", "connectapp", "alice"} | {
 }
 #: Words that are words of the language too, where its translations use them.
 SHARED_WORDS = {
-    "de": {"problem", "in"},
-    "fr": {"attention", "services", "site", "active", "collection"},
-    "es": {"no", "error"},
+    "de": {"problem", "in", "app", "sandbox", "option"},
+    "fr": {"attention", "services", "site", "active", "collection", "minutes", "option"},
+    "es": {"no", "error", "real", "token"},
 }
 #: The usernames of the fixtures' links, word by word.
 FIXTURE_NAMES = {"crate", "digger", "pins", "ok", "refused", "broken", "spare"}
@@ -175,3 +176,35 @@ def test_dates_follow_the_language(signed_in, links):
         "Januar Februar März April Mai Juni Juli August September Oktober November Dezember"
     )
     assert german_months.split()[int(month) - 1] in german
+
+
+#: What the stand-ins show as codes, not words: the scope asked for and the user's name.
+STAND_IN_CODES = {"user", "accounts", "read", "pinner"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_stand_ins_pages_have_no_english_left(client, settings, language):
+    settings.CONNECTAPP_SANDBOX = True
+    settings.ROOT_URLCONF = "tests.urls"
+    settings.PINTEREST_CLIENT_ID = "sandbox-pinterest-client"
+    settings.PINTEREST_CLIENT_SECRET = "sandbox-pinterest-secret"
+    authorize = "/sandbox/pinterest/oauth/?" + urlencode(
+        {
+            "client_id": "sandbox-pinterest-client",
+            "redirect_uri": "https://example.org/callback/",
+            "response_type": "code",
+            "scope": "user_accounts:read",
+            "state": "s",
+        }
+    )
+    unknown_request = "/sandbox/discogs/oauth/authorize?oauth_token=unknown"
+
+    for path, status in ((authorize, 200), (unknown_request, 400)):
+        english = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
+        translated = client.get(path, HTTP_ACCEPT_LANGUAGE=language)
+
+        assert (english.status_code, translated.status_code) == (status, status)
+        page = translated.content.decode()
+        assert f'<html lang="{language}">' in page
+        left = _english_left(page_words(english.content.decode()), page_words(page), language)
+        assert not left - STAND_IN_CODES, f"English left on {path} in {language}: {sorted(left)}"
