@@ -26,6 +26,7 @@ PROVIDER_TASK = {
     "bind": True,
     "acks_late": True,
     "reject_on_worker_lost": True,
+    "queue": settings.CONNECTAPP_PROVIDER_QUEUE,
     "soft_time_limit": settings.CONNECTAPP_TASK_SOFT_TIME_LIMIT,
     "time_limit": settings.CONNECTAPP_TASK_TIME_LIMIT,
 }
