@@ -14,7 +14,7 @@ from django.conf import settings
 
 from connectapp.sandbox.pinterest import standin as pinterest_standin
 from tests.support.pinterest_support import pinterest_link
-from tests.workers.conftest import database_url, wait_until
+from tests.support.workers import database_url, wait_until
 
 CALLERS = 16
 
