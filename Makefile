@@ -6,13 +6,18 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/connectapp
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 DEMO_PORT ?= 8000
 
-.PHONY: demo test lint bench venv messages
+.PHONY: demo test lint bench venv messages catalogues
 
 # The message catalogues, compiled with gettext's msgfmt (wheels compile them in setup.py).
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard connectapp/*/locale/*/LC_MESSAGES/django.po locale/*/LC_MESSAGES/django.po))
 %.mo: %.po
 	msgfmt --check -o $@ $<
 messages: $(MO_FILES)
+
+## Update the catalogues from the code and templates (then translate what is new, and `make messages`).
+catalogues:
+	cd connectapp && ../$(PY) ../scripts/makemessages.py connectapp
+	$(PY) scripts/makemessages.py .
 
 $(VENV)/.installed: requirements/base.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)

@@ -1,7 +1,8 @@
 """The Celery app; its configuration is the `CELERY_*` settings.
 
 Two queues: the default one for the sweeps, and `CONNECTAPP_PROVIDER_QUEUE` for every task
-that calls a provider (see `CELERY_TASK_ROUTES`). A worker started without `-Q` consumes both.
+that calls a provider (the tasks name it themselves, so a host site's Celery app routes them
+the same way). A worker started without `-Q` consumes both.
 """
 
 import os

@@ -141,6 +141,45 @@ SETTINGS = {
             "PINTEREST_AUTHORIZE_URL",
         ),
         Setting("PINTEREST_SCOPES", ["user_accounts:read"], "PINTEREST_SCOPES", list),
+        Setting("HTTP_MAX_RESPONSE_BYTES", 1 << 20, "CONNECTAPP_HTTP_MAX_RESPONSE_BYTES", int),
+        Setting("WEBHOOK_QUEUE", "webhooks", "CONNECTAPP_WEBHOOK_QUEUE"),
+        Setting("WEBHOOK_TIMEOUT", 10.0, "CONNECTAPP_WEBHOOK_TIMEOUT", float),
+        Setting(
+            "WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024, "CONNECTAPP_WEBHOOK_MAX_RESPONSE_BYTES", int
+        ),
+        Setting(
+            "WEBHOOK_RETRY_SCHEDULE_SECONDS",
+            [5, 300, 1800, 7200, 18000, 36000, 36000],
+            "CONNECTAPP_WEBHOOK_RETRY_SCHEDULE",
+            lambda value: [float(seconds) for seconds in value],
+        ),
+        Setting("WEBHOOK_MAX_COUNTDOWN", 300.0, "CONNECTAPP_WEBHOOK_MAX_COUNTDOWN", float),
+        Setting(
+            "WEBHOOK_LEASE_SECONDS", timedelta(minutes=15), "CONNECTAPP_WEBHOOK_LEASE", _seconds
+        ),
+        Setting("WEBHOOK_ENDPOINT_CONCURRENCY", 4, "CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY", int),
+        Setting(
+            "WEBHOOK_DISABLE_AFTER_SECONDS",
+            timedelta(days=3),
+            "CONNECTAPP_WEBHOOK_DISABLE_AFTER",
+            _seconds,
+        ),
+        Setting(
+            "WEBHOOK_ALLOW_PRIVATE",
+            lambda get: bool(settings.DEBUG),
+            "CONNECTAPP_WEBHOOK_ALLOW_PRIVATE",
+            bool,
+        ),
+        Setting("API_RATE_LIMIT", "600/60", "CONNECTAPP_API_RATE_LIMIT"),
+        Setting("CONNECT_RETURN_ORIGINS", [], "CONNECTAPP_CONNECT_RETURN_ORIGINS", list),
+        Setting(
+            "CONNECT_SESSION_TTL_SECONDS",
+            timedelta(minutes=30),
+            "CONNECTAPP_CONNECT_SESSION_TTL",
+            lambda value: min(_seconds(value), timedelta(minutes=30)),
+        ),
+        Setting("PROXY_MAX_BYTES", 10 * 1024 * 1024, "CONNECTAPP_PROXY_MAX_BYTES", int),
+        Setting("PROXY_DEADLINE_SECONDS", 30.0, "CONNECTAPP_PROXY_DEADLINE", float),
     )
 }
 

@@ -1,9 +1,12 @@
 """Every error type of the product. Messages are safe to show: none ever holds a secret.
 
-Which HTTP status an error answers with is the views' choice, not the error's.
+Which HTTP status an error answers with is the views' choice, not the error's. The messages a
+person reads on a page are translated into the language active where the error is raised.
 """
 
 from typing import TYPE_CHECKING
+
+from django.utils.translation import gettext
 
 if TYPE_CHECKING:
     from connectapp.providers.base import Provider
@@ -55,8 +58,11 @@ class AccountLinkedElsewhere(FlowError):
 
     def __init__(self, provider: "Provider") -> None:
         super().__init__(
-            f"This {provider.display_name} account is already connected to another user here. "
-            f"Disconnect it there first, or connect a different {provider.display_name} account."
+            gettext(
+                "This %(provider)s account is already connected to another user here. "
+                "Disconnect it there first, or connect a different %(provider)s account."
+            )
+            % {"provider": provider.display_name}
         )
 
 
@@ -64,7 +70,10 @@ class ProviderNotConfigured(FlowError):
     """The site has no credentials for this provider."""
 
     def __init__(self, provider: "Provider") -> None:
-        super().__init__(f"{provider.display_name} is not configured on this site.")
+        super().__init__(
+            gettext("%(provider)s is not configured on this site.")
+            % {"provider": provider.display_name}
+        )
 
 
 class AppCredentialsRefused(FlowError):
@@ -72,8 +81,11 @@ class AppCredentialsRefused(FlowError):
 
     def __init__(self, display_name: str) -> None:
         super().__init__(
-            f"{display_name} refused this site's application credentials, so no connection can "
-            f"be started. The site's {display_name} configuration needs fixing by its operator."
+            gettext(
+                "%(provider)s refused this site's application credentials, so no connection can "
+                "be started. The site's %(provider)s configuration needs fixing by its operator."
+            )
+            % {"provider": display_name}
         )
 
 
@@ -82,8 +94,11 @@ class AuthorizationRefused(FlowError):
 
     def __init__(self, display_name: str) -> None:
         super().__init__(
-            f"{display_name} did not accept this authorization: it may have been used already "
-            "or tampered with. Please start again."
+            gettext(
+                "%(provider)s did not accept this authorization: it may have been used already "
+                "or tampered with. Please start again."
+            )
+            % {"provider": display_name}
         )
 
 

@@ -231,7 +231,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Tasks that call a provider have a queue of their own: a slow provider fills that queue, and
 # the sweeps (and anything else on the default queue) keep running. Run workers for each with
-# `-Q celery` and `-Q providers`, or one worker with `-Q celery,providers` (the demo).
+# `-Q celery` and `-Q providers`, or one worker with `-Q celery,providers` (the demo). The
+# provider tasks name their queue themselves (connectapp.connections.tasks), as on any host.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CONNECTAPP_PROVIDER_QUEUE = env.str("CONNECTAPP_PROVIDER_QUEUE", default="providers")
 # Webhook deliveries have their own queue, so a slow receiver never holds back a refresh.
@@ -240,12 +241,6 @@ CELERY_TASK_QUEUES = tuple(
     Queue(name, Exchange(name), routing_key=name)
     for name in (CELERY_TASK_DEFAULT_QUEUE, CONNECTAPP_PROVIDER_QUEUE, CONNECTAPP_WEBHOOK_QUEUE)
 )
-CELERY_TASK_ROUTES = {
-    "connectapp.connections.tasks.refresh_account": {"queue": CONNECTAPP_PROVIDER_QUEUE},
-    "connectapp.connections.tasks.verify_account": {"queue": CONNECTAPP_PROVIDER_QUEUE},
-    "connectapp.connections.tasks.dispatch_event": {"queue": CONNECTAPP_WEBHOOK_QUEUE},
-    "connectapp.connections.tasks.deliver_webhook": {"queue": CONNECTAPP_WEBHOOK_QUEUE},
-}
 # acks_late tasks: a worker holds few unacknowledged messages, so a lost worker returns few.
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
 # A provider task is stopped (and retried) when it runs longer than this; the hard limit kills

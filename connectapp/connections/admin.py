@@ -15,6 +15,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -23,6 +25,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from connectapp.exceptions import ProviderError, UnknownProvider
 from connectapp.providers import registry
@@ -49,16 +53,39 @@ HISTORY_ON_DETAIL_PAGE = 50
 NAMED_IN_MESSAGE = 20
 #: Why an action left a link alone, by the link's status.
 STATE_PHRASES = {
-    Status.ACTIVE: "it is active",
-    Status.NEEDS_RECONNECT: "it already needs reconnect",
-    Status.REVOKED: "it is disconnected",
-    Status.ERROR: "it is in error",
+    Status.ACTIVE: _("it is active"),
+    Status.NEEDS_RECONNECT: _("it already needs reconnect"),
+    Status.REVOKED: _("it is disconnected"),
+    Status.ERROR: _("it is in error"),
 }
-DEFAULT_RECONNECT_REASON = "An administrator asked for this link to be connected again."
+DEFAULT_RECONNECT_REASON = _("An administrator asked for this link to be connected again.")
+#: The secrets' names as the detail page says them.
+SECRET_LABELS = {
+    "access_token": _("access token"),
+    "token_secret": _("token secret"),
+    "refresh_token": _("refresh token"),
+}
 
 
 def _actor(request: HttpRequest) -> str:
     return f"admin:{request.user.get_username()}"
+
+
+def user_lookups(prefix: str) -> tuple[str, ...]:
+    """Return search lookups for the user's username and email field, under `prefix`.
+
+    Whatever user model the site uses: its `USERNAME_FIELD`, and its email field where it has
+    one (a custom user model may have neither a `username` nor an `email`)."""
+    user_model = get_user_model()
+    names = dict.fromkeys([user_model.USERNAME_FIELD, user_model.get_email_field_name()])
+    lookups = []
+    for name in names:
+        try:
+            user_model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        lookups.append(f"{prefix}{name}")
+    return tuple(lookups)
 
 
 def _display_name(provider_name: str) -> str:
@@ -71,7 +98,7 @@ def _display_name(provider_name: str) -> str:
 class ProviderFilter(admin.SimpleListFilter):
     """Providers from the registry, with their display names, without a query."""
 
-    title = "provider"
+    title = _("provider")
     parameter_name = "provider"
 
     def lookups(self, request, model_admin):
@@ -86,11 +113,11 @@ class ProviderFilter(admin.SimpleListFilter):
 class OwnerFilter(admin.SimpleListFilter):
     """Users' links, or this site's own app-level (client credentials) connections."""
 
-    title = "owner"
+    title = _("owner")
     parameter_name = "owner"
 
     def lookups(self, request, model_admin):
-        return [("users", "Users"), ("app", "This site (app-level)")]
+        return [("users", _("Users")), ("app", _("This site (app-level)"))]
 
     def queryset(self, request, queryset):
         if self.value() == "users":
@@ -103,14 +130,14 @@ class OwnerFilter(admin.SimpleListFilter):
 class ExpiryFilter(admin.SimpleListFilter):
     """Live links by when their access token expires (links whose tokens never expire: none)."""
 
-    title = "access token expiry"
+    title = _("access token expiry")
     parameter_name = "expiring"
 
     def lookups(self, request, model_admin):
         return [
-            ("expired", "Expired"),
-            ("24h", "Expiring within 24 hours"),
-            ("soon", "Expiring soon (due for a refresh)"),
+            ("expired", _("Expired")),
+            ("24h", _("Expiring within 24 hours")),
+            ("soon", _("Expiring soon (due for a refresh)")),
         ]
 
     def queryset(self, request, queryset):
@@ -142,15 +169,38 @@ class ActionResults:
 
     def report(self, request: HttpRequest) -> None:
         if self.succeeded or not (self.failed or self.skipped):
-            messages.success(request, f"{self.verb}: {_links(self.succeeded)} succeeded.")
+            messages.success(
+                request,
+                ngettext(
+                    "%(action)s: %(count)d link succeeded.",
+                    "%(action)s: %(count)d links succeeded.",
+                    self.succeeded,
+                )
+                % {"action": self.verb, "count": self.succeeded},
+            )
         if self.failed:
             messages.error(
-                request, f"{self.verb}: {_links(len(self.failed))} failed — {_named(self.failed)}"
+                request,
+                ngettext(
+                    "%(action)s: %(count)d link failed — %(links)s",
+                    "%(action)s: %(count)d links failed — %(links)s",
+                    len(self.failed),
+                )
+                % {"action": self.verb, "count": len(self.failed), "links": _named(self.failed)},
             )
         if self.skipped:
             messages.warning(
                 request,
-                f"{self.verb}: {_links(len(self.skipped))} skipped — {_named(self.skipped)}",
+                ngettext(
+                    "%(action)s: %(count)d link skipped — %(links)s",
+                    "%(action)s: %(count)d links skipped — %(links)s",
+                    len(self.skipped),
+                )
+                % {
+                    "action": self.verb,
+                    "count": len(self.skipped),
+                    "links": _named(self.skipped),
+                },
             )
 
 
@@ -158,20 +208,20 @@ def _label(account: LinkedAccount) -> str:
     return f"{account} (#{account.pk})"
 
 
-def _links(count: int) -> str:
-    return f"{count} link" if count == 1 else f"{count} links"
-
-
 def _named(lines: list[str]) -> str:
     shown = "; ".join(lines[:NAMED_IN_MESSAGE])
     hidden = len(lines) - NAMED_IN_MESSAGE
-    return f"{shown}; and {hidden} more." if hidden > 0 else f"{shown}."
+    if hidden > 0:
+        return gettext("%(links)s; and %(count)d more.") % {"links": shown, "count": hidden}
+    return f"{shown}."
 
 
 def _last_error(account: LinkedAccount) -> str:
     """Why the provider refused, as the service recorded it on the link."""
     reason = LinkedAccount.objects.filter(pk=account.pk).values_list("last_error", flat=True)
-    return f"refused by the provider ({reason.first() or 'no reason given'}), now needs reconnect"
+    return gettext("refused by the provider (%(reason)s), now needs reconnect") % {
+        "reason": reason.first() or gettext("no reason given")
+    }
 
 
 def _unusable_provider(account: LinkedAccount) -> str:
@@ -179,9 +229,13 @@ def _unusable_provider(account: LinkedAccount) -> str:
     try:
         provider = registry.get(account.provider)
     except UnknownProvider:
-        return f"no provider named {account.provider} is configured"
+        return gettext("no provider named %(provider)s is configured") % {
+            "provider": account.provider
+        }
     if not provider.configured:
-        return f"{provider.display_name} is not configured on this site"
+        return gettext("%(provider)s is not configured on this site") % {
+            "provider": provider.display_name
+        }
     return ""
 
 
@@ -202,7 +256,7 @@ def _apply(
     elif outcome == RefreshOutcome.NEEDS_RECONNECT:
         results.fail(account, _last_error(account))
     elif outcome == RefreshOutcome.GONE:
-        results.skip(account, "it no longer exists")
+        results.skip(account, gettext("it no longer exists"))
     else:
         return outcome
     return None
@@ -214,9 +268,13 @@ def _refresh_one(account: LinkedAccount, results: ActionResults, actor: str) -> 
     if _apply(account, results, run, done) is None:
         return
     if account.status != Status.ACTIVE:
-        results.skip(account, STATE_PHRASES[account.status])
+        results.skip(account, str(STATE_PHRASES[account.status]))
     else:
-        results.skip(account, f"{_display_name(account.provider)} tokens do not expire")
+        results.skip(
+            account,
+            gettext("%(provider)s tokens do not expire")
+            % {"provider": _display_name(account.provider)},
+        )
 
 
 def _verify_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
@@ -224,15 +282,15 @@ def _verify_one(account: LinkedAccount, results: ActionResults, actor: str) -> N
     if _apply(account, results, run, (VerifyOutcome.VERIFIED,)) is None:
         return
     if account.status == Status.REVOKED:
-        results.skip(account, STATE_PHRASES[Status.REVOKED])
+        results.skip(account, str(STATE_PHRASES[Status.REVOKED]))
     else:
-        results.skip(account, "its credentials changed while it was being checked")
+        results.skip(account, gettext("its credentials changed while it was being checked"))
 
 
 def _why_not_marked(account: LinkedAccount) -> str:
     if account.status in (Status.NEEDS_RECONNECT, Status.REVOKED):
-        return STATE_PHRASES[account.status]
-    return "it changed meanwhile; see its history"
+        return str(STATE_PHRASES[account.status])
+    return gettext("it changed meanwhile; see its history")
 
 
 @admin.register(LinkedAccount)
@@ -252,8 +310,7 @@ class LinkedAccountAdmin(admin.ModelAdmin):
     list_filter = (ProviderFilter, OwnerFilter, "status", ExpiryFilter)
     list_select_related = ("user",)
     list_per_page = 100
-    search_fields = ("user__username", "user__email", "username", "external_id")
-    search_help_text = "Local username or email, external username or external id."
+    search_help_text = _("Local username or email, external username or external id.")
     date_hierarchy = "created_at"
     actions = ("refresh_now", "verify_now", "disconnect_links", "mark_needs_reconnect")
     fieldsets = (
@@ -273,7 +330,7 @@ class LinkedAccountAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Credentials",
+            _("Credentials"),
             {
                 "fields": (
                     "credentials",
@@ -284,13 +341,16 @@ class LinkedAccountAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Last error", {"fields": ("last_error", "last_error_at")}),
-        ("History", {"fields": ("event_history",)}),
+        (_("Last error"), {"fields": ("last_error", "last_error_at")}),
+        (_("History"), {"fields": ("event_history",)}),
     )
-    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
+    readonly_fields = tuple(name for _title, options in fieldsets for name in options["fields"])
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[LinkedAccount]:
         return super().get_queryset(request).defer(*SECRET_FIELDS)
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        return (*user_lookups("user__"), "username", "external_id")
 
     # --- Permissions ------------------------------------------------------------------------
 
@@ -313,37 +373,37 @@ class LinkedAccountAdmin(admin.ModelAdmin):
 
     # --- Columns and fields -----------------------------------------------------------------
 
-    @admin.display(description="provider", ordering="provider")
+    @admin.display(description=_("provider"), ordering="provider")
     def provider_name(self, obj: LinkedAccount) -> str:
         return _display_name(obj.provider)
 
-    @admin.display(description="last error", ordering="last_error_at")
+    @admin.display(description=_("last error"), ordering="last_error_at")
     def short_last_error(self, obj: LinkedAccount) -> str:
         return Truncator(obj.last_error).chars(80)
 
-    @admin.display(description="Secrets")
+    @admin.display(description=_("Secrets"))
     def credentials(self, obj: LinkedAccount) -> str:
         """Whether each secret is present, with a keyed fingerprint; never the secret."""
         try:
             stored = LinkedAccount.objects.filter(pk=obj.pk).values(*SECRET_FIELDS).first() or {}
         except crypto.DecryptionError:
-            return "stored, but no key in TOKEN_ENCRYPTION_KEYS decrypts them"
+            return gettext("stored, but no key in TOKEN_ENCRYPTION_KEYS decrypts them")
         parts = []
         for name in SECRET_FIELDS:
             value = stored.get(name)
-            label = name.replace("_", " ")
             parts.append(
-                f"{label}: present (fingerprint {crypto.fingerprint(value)})"
+                gettext("%(secret)s: present (fingerprint %(fingerprint)s)")
+                % {"secret": SECRET_LABELS[name], "fingerprint": crypto.fingerprint(value)}
                 if value
-                else f"{label}: absent"
+                else gettext("%(secret)s: absent") % {"secret": SECRET_LABELS[name]}
             )
         return "; ".join(parts)
 
-    @admin.display(description="Events, newest first")
+    @admin.display(description=_("Events, newest first"))
     def event_history(self, obj: LinkedAccount) -> str:
         events = list(obj.events.order_by("-created_at", "-pk")[:HISTORY_ON_DETAIL_PAGE])
         if not events:
-            return "No events yet."
+            return gettext("No events yet.")
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -363,11 +423,17 @@ class LinkedAccountAdmin(admin.ModelAdmin):
             + f"?account__id__exact={obj.pk}"
         )
         return format_html(
-            '<table class="link-history"><thead><tr><th>When</th><th>What</th><th>Outcome</th>'
-            "<th>Who</th><th>Detail</th></tr></thead><tbody>{}</tbody></table>"
-            '<p><a href="{}">All events of this link</a></p>',
+            '<table class="link-history"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+            "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>"
+            '<p><a href="{}">{}</a></p>',
+            gettext("When"),
+            gettext("What"),
+            gettext("Outcome"),
+            gettext("Who"),
+            gettext("Detail"),
             rows,
             everything,
+            gettext("All events of this link"),
         )
 
     # --- Pages ------------------------------------------------------------------------------
@@ -421,16 +487,16 @@ class LinkedAccountAdmin(admin.ModelAdmin):
             act(account, results, _actor(request))
         results.report(request)
 
-    @admin.action(description="Refresh the access token now", permissions=["change"])
+    @admin.action(description=_("Refresh the access token now"), permissions=["change"])
     def refresh_now(self, request: HttpRequest, queryset: QuerySet[LinkedAccount]) -> None:
-        self._each(request, queryset, "Refresh", _refresh_one)
+        self._each(request, queryset, gettext("Refresh"), _refresh_one)
 
-    @admin.action(description="Verify with the provider now", permissions=["change"])
+    @admin.action(description=_("Verify with the provider now"), permissions=["change"])
     def verify_now(self, request: HttpRequest, queryset: QuerySet[LinkedAccount]) -> None:
-        self._each(request, queryset, "Verify", _verify_one)
+        self._each(request, queryset, gettext("Verify"), _verify_one)
 
     @admin.action(
-        description="Disconnect (forget here, revoke at the provider where it can)",
+        description=_("Disconnect (forget here, revoke at the provider where it can)"),
         permissions=["disconnect"],
     )
     def disconnect_links(
@@ -441,25 +507,25 @@ class LinkedAccountAdmin(admin.ModelAdmin):
                 request,
                 queryset,
                 "disconnect_links",
-                title="Disconnect links?",
-                explanation=(
+                title=gettext("Disconnect links?"),
+                explanation=gettext(
                     "Their tokens are forgotten here and revoked at the provider where it "
                     "offers that. Each owner has to connect again to use the link. The links "
                     "and their history are kept."
                 ),
-                confirm="Yes, disconnect",
+                confirm=gettext("Yes, disconnect"),
             )
 
         def disconnect_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
             if services.disconnect(account.pk, actor=actor):
                 results.succeeded += 1
             else:
-                results.skip(account, "it was already disconnected")
+                results.skip(account, gettext("it was already disconnected"))
 
-        self._each(request, queryset, "Disconnect", disconnect_one)
+        self._each(request, queryset, gettext("Disconnect"), disconnect_one)
         return None
 
-    @admin.action(description="Mark as needing reconnect", permissions=["change"])
+    @admin.action(description=_("Mark as needing reconnect"), permissions=["change"])
     def mark_needs_reconnect(
         self, request: HttpRequest, queryset: QuerySet[LinkedAccount]
     ) -> HttpResponse | None:
@@ -468,16 +534,16 @@ class LinkedAccountAdmin(admin.ModelAdmin):
                 request,
                 queryset,
                 "mark_needs_reconnect",
-                title="Mark links as needing reconnect?",
-                explanation=(
+                title=gettext("Mark links as needing reconnect?"),
+                explanation=gettext(
                     "Their owners are told to connect again; workers stop refreshing them "
                     "until they do. The reason is shown in the link's history."
                 ),
-                confirm="Yes, mark them",
+                confirm=gettext("Yes, mark them"),
                 ask_reason=True,
                 default_reason=DEFAULT_RECONNECT_REASON,
             )
-        reason = request.POST.get("reason", "").strip()[:500] or DEFAULT_RECONNECT_REASON
+        reason = request.POST.get("reason", "").strip()[:500] or str(DEFAULT_RECONNECT_REASON)
 
         def mark_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
             if services.mark_needs_reconnect(account.pk, reason, actor=actor):
@@ -485,17 +551,17 @@ class LinkedAccountAdmin(admin.ModelAdmin):
             else:
                 results.skip(account, _why_not_marked(account))
 
-        self._each(request, queryset, "Mark as needing reconnect", mark_one)
+        self._each(request, queryset, gettext("Mark as needing reconnect"), mark_one)
         return None
 
 
 class RecentFilter(admin.SimpleListFilter):
-    title = "when"
+    title = _("when")
     parameter_name = "within"
     periods = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
     def lookups(self, request, model_admin):
-        return [("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days")]
+        return [("24h", _("Last 24 hours")), ("7d", _("Last 7 days")), ("30d", _("Last 30 days"))]
 
     def queryset(self, request, queryset):
         if self.value() in self.periods:
@@ -518,13 +584,6 @@ class ConnectionEventAdmin(admin.ModelAdmin):
     )
     list_filter = (RecentFilter, "kind", "outcome", "announcement__type")
     list_select_related = ("account", "announcement")
-    search_fields = (
-        "account__username",
-        "account__external_id",
-        "account__user__username",
-        "actor",
-        "detail",
-    )
     date_hierarchy = "created_at"
     fields = ("account", "kind", "outcome", "detail", "actor", "created_at")
     readonly_fields = fields
@@ -532,12 +591,16 @@ class ConnectionEventAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ConnectionEvent]:
         return super().get_queryset(request).defer(*(f"account__{name}" for name in SECRET_FIELDS))
 
-    @admin.display(description="event type", ordering="announcement__type")
+    @admin.display(description=_("event type"), ordering="announcement__type")
     def announced_as(self, obj: ConnectionEvent) -> str:
         announcement = getattr(obj, "announcement", None)
         return announcement.type if announcement is not None else "-"
 
-    @admin.display(description="detail")
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        lookups = ("account__username", "account__external_id", *user_lookups("account__user__"))
+        return (*lookups, "actor", "detail")
+
+    @admin.display(description=_("detail"))
     def short_detail(self, obj: ConnectionEvent) -> str:
         return Truncator(obj.detail).chars(80)
 
@@ -561,7 +624,7 @@ class ApiKeyForm(forms.ModelForm):
         choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple
     )
     providers = forms.MultipleChoiceField(
-        choices=(), required=False, widget=forms.CheckboxSelectMultiple, help_text="none: all"
+        choices=(), required=False, widget=forms.CheckboxSelectMultiple, help_text=_("none: all")
     )
 
     class Meta:
@@ -571,8 +634,7 @@ class ApiKeyForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["providers"].choices = [
-            (provider.name, provider.display_name)
-            for provider in [*registry.user_providers(), *registry.app_providers()]
+            (provider.name, provider.display_name) for provider in registry.every_provider()
         ]
 
 
@@ -717,25 +779,32 @@ class ApiKeyAdmin(admin.ModelAdmin):
         messages.warning(
             request,
             format_html(
-                "The new key, shown this once (only its hash is kept): <code>{}</code>", made.key
+                "{} <code>{}</code>",
+                gettext("The new key, shown this once (only its hash is kept):"),
+                made.key,
             ),
         )
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description="scopes")
+    @admin.display(description=_("scopes"))
     def scope_list(self, obj: ApiKey) -> str:
         return ", ".join(obj.scopes)
 
-    @admin.display(description="providers")
+    @admin.display(description=_("providers"))
     def provider_list(self, obj: ApiKey) -> str:
-        return ", ".join(obj.providers) or "all"
+        return ", ".join(obj.providers) or gettext("all")
 
-    @admin.action(description="Revoke selected keys", permissions=["change"])
+    @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = sum(apikeys.revoke(key.pk) for key in queryset)
-        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", revoked)
+            % {"count": revoked},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(ApiUsage)

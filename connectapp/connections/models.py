@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from connectapp.providers.base import TokenSet
 
@@ -48,10 +49,10 @@ class LinkedAccount(models.Model):
     """
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
-        REVOKED = "revoked", "Disconnected"
-        ERROR = "error", "Error"
+        ACTIVE = "active", _("Active")
+        NEEDS_RECONNECT = "needs_reconnect", _("Needs reconnect")
+        REVOKED = "revoked", _("Disconnected")
+        ERROR = "error", _("Error")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -62,8 +63,8 @@ class LinkedAccount(models.Model):
         help_text="empty for this site's own app-level connection",
     )
     provider = models.CharField(max_length=64)
-    external_id = models.CharField("external id", max_length=255)
-    username = models.CharField("external username", max_length=255, blank=True)
+    external_id = models.CharField(_("external id"), max_length=255)
+    username = models.CharField(_("external username"), max_length=255, blank=True)
     scopes = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
 
@@ -71,24 +72,24 @@ class LinkedAccount(models.Model):
     token_secret = EncryptedTextField(blank=True, default="")
     refresh_token = EncryptedTextField(blank=True, default="")
 
-    expires_at = models.DateTimeField("access token expires", null=True, blank=True)
-    refresh_expires_at = models.DateTimeField("refresh token expires", null=True, blank=True)
+    expires_at = models.DateTimeField(_("access token expires"), null=True, blank=True)
+    refresh_expires_at = models.DateTimeField(_("refresh token expires"), null=True, blank=True)
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     last_verified_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     last_error_at = models.DateTimeField(null=True, blank=True)
     # Set by the sweep when it enqueues a refresh, cleared by the refresh: while it is set (and
     # younger than CONNECTAPP_REFRESH_LEASE) no sweep enqueues this link again.
-    refresh_queued_at = models.DateTimeField("refresh queued", null=True, blank=True)
+    refresh_queued_at = models.DateTimeField(_("refresh queued"), null=True, blank=True)
 
-    created_at = models.DateTimeField("connected", auto_now_add=True)
+    created_at = models.DateTimeField(_("connected"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = LinkQuerySet.as_manager()
 
     class Meta:
         ordering = ["provider", "username", "pk"]
-        permissions = [("disconnect_linkedaccount", "Can disconnect linked account")]
+        permissions = [("disconnect_linkedaccount", _("Can disconnect linked account"))]
         constraints = [
             # A disconnected link keeps its history but frees the external account.
             models.UniqueConstraint(
@@ -191,24 +192,26 @@ class ConnectionEvent(models.Model):
     """What happened to a link, by whom, and how it went. Never holds a secret."""
 
     class Kind(models.TextChoices):
-        CONNECTED = "connected", "Connected"
-        RECONNECTED = "reconnected", "Reconnected"
-        REFRESHED = "refreshed", "Token refreshed"
-        VERIFIED = "verified", "Identity verified"
-        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
-        DISCONNECTED = "disconnected", "Disconnected"
-        ERROR = "error", "Error"
+        CONNECTED = "connected", _("Connected")
+        RECONNECTED = "reconnected", _("Reconnected")
+        REFRESHED = "refreshed", _("Token refreshed")
+        VERIFIED = "verified", _("Identity verified")
+        NEEDS_RECONNECT = "needs_reconnect", _("Needs reconnect")
+        DISCONNECTED = "disconnected", _("Disconnected")
+        ERROR = "error", _("Error")
 
     class Outcome(models.TextChoices):
-        OK = "ok", "OK"
-        FAILED = "failed", "Failed"
-        TRANSIENT = "transient", "Provider unavailable"
+        OK = "ok", _("OK")
+        FAILED = "failed", _("Failed")
+        TRANSIENT = "transient", _("Provider unavailable")
 
     account = models.ForeignKey(LinkedAccount, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.OK)
     detail = models.TextField(blank=True, default="")
-    actor = models.CharField(max_length=150, help_text="who or what acted: user:…, admin:…, worker")
+    actor = models.CharField(
+        max_length=150, help_text=_("who or what acted: user:…, admin:…, worker")
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -227,30 +230,30 @@ class ApiKey(models.Model):
     key itself is shown once, when it is created (`apikeys.create_key`)."""
 
     class Scope(models.TextChoices):
-        CONNECTIONS_READ = "connections:read", "Read and disconnect links"
-        CREDENTIALS_READ = "credentials:read", "Read a link's access token"
+        CONNECTIONS_READ = "connections:read", _("Read and disconnect links")
+        CREDENTIALS_READ = "credentials:read", _("Read a link's access token")
         CREDENTIALS_REFRESH_TOKEN = (
             "credentials:refresh_token",
-            "Also read a link's refresh token (with credentials:read)",
+            _("Also read a link's refresh token (with credentials:read)"),
         )
-        PROXY = "proxy", "Call the provider through connectapp"
-        CONNECT_SESSIONS_WRITE = "connect_sessions:write", "Send users to connect their accounts"
+        PROXY = "proxy", _("Call the provider through connectapp")
+        CONNECT_SESSIONS_WRITE = "connect_sessions:write", _("Send users to connect their accounts")
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(
-        max_length=16, unique=True, help_text="the key's first characters, to recognise it"
+        max_length=16, unique=True, help_text=_("the key's first characters, to recognise it")
     )
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(default=list)
     providers = models.JSONField(
-        default=list, blank=True, help_text="the providers this key may use; empty for all"
+        default=list, blank=True, help_text=_("the providers this key may use; empty for all")
     )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "API key"
+        verbose_name = _("API key")
         ordering = ["-created_at", "pk"]
 
     def __str__(self) -> str:
@@ -268,8 +271,8 @@ class ApiUsage(models.Model):
     """How often one key read one link's credentials or called its provider through the proxy."""
 
     class Kind(models.TextChoices):
-        CREDENTIALS = "credentials", "Credentials read"
-        PROXY = "proxy", "Proxied call"
+        CREDENTIALS = "credentials", _("Credentials read")
+        PROXY = "proxy", _("Proxied call")
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
     account = models.ForeignKey(LinkedAccount, on_delete=models.CASCADE, related_name="api_usage")
@@ -278,8 +281,8 @@ class ApiUsage(models.Model):
     last_at = models.DateTimeField()
 
     class Meta:
-        verbose_name = "API usage"
-        verbose_name_plural = "API usage"
+        verbose_name = _("API usage")
+        verbose_name_plural = _("API usage")
         constraints = [
             models.UniqueConstraint(fields=["key", "account", "kind"], name="one_usage_row")
         ]
@@ -295,7 +298,7 @@ class SiteUser(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_identity"
     )
-    site_id = models.CharField("site's user id", max_length=255, unique=True)
+    site_id = models.CharField(_("site's user id"), max_length=255, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -307,7 +310,7 @@ class ConnectSession(models.Model):
 
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, related_name="+")
-    site_id = models.CharField("site's user id", max_length=255)
+    site_id = models.CharField(_("site's user id"), max_length=255)
     email = models.EmailField(blank=True, default="")
     display_name = models.CharField(max_length=150, blank=True, default="")
     providers = models.JSONField(default=list)

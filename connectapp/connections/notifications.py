@@ -1,4 +1,8 @@
-"""Telling people about their links. Mail goes through Django's configured email backend."""
+"""Telling people about their links. Mail goes through Django's configured email backend.
+
+Mail is written in the site's language (`LANGUAGE_CODE`): it is sent from workers and admin
+actions, where the owner's own choice of language is not known.
+"""
 
 import logging
 
@@ -6,6 +10,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from connectapp.providers import registry
 
@@ -30,13 +36,13 @@ def needs_reconnect(account: LinkedAccount) -> None:
         "connections_url": settings.CONNECTAPP_PUBLIC_URL.rstrip("/")
         + reverse("connections:index"),
     }
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = gettext("Reconnect your %(provider)s account") % {
+            "provider": provider.display_name
+        }
+        body = render_to_string("connectapp/connections/email/needs_reconnect.txt", context)
     try:
-        send_mail(
-            subject=f"Reconnect your {provider.display_name} account",
-            message=render_to_string("connectapp/connections/email/needs_reconnect.txt", context),
-            from_email=None,
-            recipient_list=[email],
-        )
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=[email])
     except Exception:
         # A mail outage must not undo the state change it reports.
         logger.exception("link %s: could not send the reconnect email", account.pk)

@@ -27,6 +27,7 @@ PROVIDER_TASK = {
     "bind": True,
     "acks_late": True,
     "reject_on_worker_lost": True,
+    "queue": settings.CONNECTAPP_PROVIDER_QUEUE,
     "soft_time_limit": settings.CONNECTAPP_TASK_SOFT_TIME_LIMIT,
     "time_limit": settings.CONNECTAPP_TASK_TIME_LIMIT,
 }
@@ -156,6 +157,7 @@ def _enqueue(task, provider: str, batches) -> int:
 # --- Webhooks (their own queue, CONNECTAPP_WEBHOOK_QUEUE) ---------------------------------
 
 WEBHOOK_TASK = {
+    "queue": settings.CONNECTAPP_WEBHOOK_QUEUE,
     "acks_late": True,
     "reject_on_worker_lost": True,
     "soft_time_limit": settings.CONNECTAPP_WEBHOOK_TIMEOUT * 2 + 20,

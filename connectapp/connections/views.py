@@ -8,6 +8,8 @@ from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -34,7 +36,7 @@ def _provider_or_404(name: str):
     try:
         return registry.get(name)
     except UnknownProvider:
-        raise Http404("No such provider") from None
+        raise Http404(_("No such provider")) from None
 
 
 def _callback_url(request: HttpRequest, provider_name: str) -> str:
@@ -88,8 +90,14 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
         response = _problem(
             request,
             chosen,
-            "You started too many connections in a short time. "
-            f"Please wait {refusal.retry_after} seconds and try again.",
+            ngettext(
+                "You started too many connections in a short time. "
+                "Please wait %(seconds)d second and try again.",
+                "You started too many connections in a short time. "
+                "Please wait %(seconds)d seconds and try again.",
+                refusal.retry_after,
+            )
+            % {"seconds": refusal.retry_after},
             429,
         )
         response["Retry-After"] = str(refusal.retry_after)
@@ -105,7 +113,8 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
         return _problem(
             request,
             chosen,
-            f"{chosen.display_name} is unavailable right now. Please try again in a few minutes.",
+            _("%(provider)s is unavailable right now. Please try again in a few minutes.")
+            % {"provider": chosen.display_name},
             503,
         )
     return redirect(url)
@@ -126,7 +135,9 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
         )
     except FlowDeclined:
         messages.info(
-            request, f"You declined the connection at {chosen.display_name}. Nothing was stored."
+            request,
+            _("You declined the connection at %(provider)s. Nothing was stored.")
+            % {"provider": chosen.display_name},
         )
         back = connect_sessions.return_url_after(request.session, chosen.name, "declined")
         return redirect(back or "connections:index")
@@ -137,8 +148,11 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
         return _problem(
             request,
             chosen,
-            f"{chosen.display_name} did not accept this connection attempt ({refusal}). "
-            "Please start again.",
+            _(
+                "%(provider)s did not accept this connection attempt (%(reason)s). "
+                "Please start again."
+            )
+            % {"provider": chosen.display_name, "reason": refusal},
             400,
         )
     except ProviderUnavailable as outage:
@@ -146,11 +160,18 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
         return _problem(
             request,
             chosen,
-            f"{chosen.display_name} is unavailable right now, so the connection was not "
-            "completed. Please try again in a few minutes.",
+            _(
+                "%(provider)s is unavailable right now, so the connection was not completed. "
+                "Please try again in a few minutes."
+            )
+            % {"provider": chosen.display_name},
             502,
         )
-    messages.success(request, f"Connected {chosen.display_name} as {link.username}.")
+    messages.success(
+        request,
+        _("Connected %(provider)s as %(username)s.")
+        % {"provider": chosen.display_name, "username": link.username},
+    )
     back = connect_sessions.return_url_after(request.session, chosen.name, "connected", link.pk)
     return redirect(back or "connections:index")
 
@@ -167,7 +188,11 @@ def disconnect(request: HttpRequest, account_id: int) -> HttpResponse:
             {"account": account, "provider": provider},
         )
     services.disconnect(account.pk, actor=f"user:{request.user.get_username()}")
-    messages.success(request, f"Disconnected {provider.display_name} account {account.username}.")
+    messages.success(
+        request,
+        _("Disconnected %(provider)s account %(username)s.")
+        % {"provider": provider.display_name, "username": account.username},
+    )
     return redirect("connections:index")
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import requests
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,10 @@ class Authorization:
 
 #: Scopes many OAuth 2.0 providers share (OpenID Connect's), in words.
 COMMON_SCOPE_WORDS = {
-    "openid": "Confirm who you are",
-    "profile": "See your basic profile (name and picture)",
-    "email": "See your email address",
-    "offline_access": "Stay connected while you are away",
+    "openid": _("Confirm who you are"),
+    "profile": _("See your basic profile (name and picture)"),
+    "email": _("See your email address"),
+    "offline_access": _("Stay connected while you are away"),
 }
 
 

@@ -19,6 +19,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth1Session
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext, gettext_lazy
 
 from connectapp.exceptions import (
     AccessRevoked,
@@ -85,7 +86,9 @@ def _outages_raise(response: requests.Response, *args: Any, **kwargs: Any) -> No
 class Discogs(Provider):
     name = "discogs"
     display_name = "Discogs"
-    description = "See your Discogs username and act on your collection and wantlist for you."
+    description = gettext_lazy(
+        "See your Discogs username and act on your collection and wantlist for you."
+    )
     flow_key_param = "oauth_token"
 
     @property
@@ -122,12 +125,14 @@ class Discogs(Provider):
         self, params: Mapping[str, str], pending: Mapping[str, Any], callback_url: str
     ) -> TokenSet:
         if params.get("denied"):
-            raise FlowDeclined("You declined the connection at Discogs.")
+            raise FlowDeclined(gettext("You declined the connection at Discogs."))
         verifier = params.get("oauth_verifier", "")
         if not verifier:
             raise FlowError(
-                "The answer from Discogs has no verifier, so the connection cannot be "
-                "completed. Please start again."
+                gettext(
+                    "The answer from Discogs has no verifier, so the connection cannot be "
+                    "completed. Please start again."
+                )
             )
         with self._client(
             token=params["oauth_token"], token_secret=pending["token_secret"]

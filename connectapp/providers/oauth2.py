@@ -21,6 +21,7 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from django.conf import settings
+from django.utils.translation import gettext
 
 from connectapp.exceptions import (
     AccessRevoked,
@@ -243,17 +244,25 @@ class OAuth2Provider(Provider):
     ) -> TokenSet:
         error = params.get("error", "")
         if error == "access_denied":
-            raise FlowDeclined(f"You declined the connection at {self.display_name}.")
+            raise FlowDeclined(
+                gettext("You declined the connection at %(provider)s.")
+                % {"provider": self.display_name}
+            )
         if error:
             raise FlowError(
-                f"{self.display_name} did not authorize the connection "
-                f"({_printable(error)}). Please start again."
+                gettext(
+                    "%(provider)s did not authorize the connection (%(error)s). Please start again."
+                )
+                % {"provider": self.display_name, "error": _printable(error)}
             )
         code = params.get("code", "")
         if not code:
             raise FlowError(
-                f"The answer from {self.display_name} carries no authorization code. "
-                "Please start again."
+                gettext(
+                    "The answer from %(provider)s carries no authorization code. "
+                    "Please start again."
+                )
+                % {"provider": self.display_name}
             )
         client = self._client(redirect_uri=callback_url)
         with client, http.transport_errors(self.display_name):
@@ -417,12 +426,18 @@ class ClientCredentialsProvider(OAuth2Provider):
         return bool(self.client_id and self.client_secret and self.token_url)
 
     def begin(self, callback_url: str) -> Authorization:
-        raise FlowError(f"{self.display_name} is connected by this site itself, not by its users.")
+        raise FlowError(
+            gettext("%(provider)s is connected by this site itself, not by its users.")
+            % {"provider": self.display_name}
+        )
 
     def finish(
         self, params: Mapping[str, str], pending: Mapping[str, Any], callback_url: str
     ) -> TokenSet:
-        raise FlowError(f"{self.display_name} is connected by this site itself, not by its users.")
+        raise FlowError(
+            gettext("%(provider)s is connected by this site itself, not by its users.")
+            % {"provider": self.display_name}
+        )
 
     def obtain(self) -> TokenSet:
         """A new token for this site's app credentials."""

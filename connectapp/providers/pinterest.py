@@ -6,6 +6,7 @@ a link that is refreshed in time never reaches its refresh token's expiry).
 """
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from .oauth2 import OAuth2Provider
 
@@ -13,23 +14,23 @@ from .oauth2 import OAuth2Provider
 class Pinterest(OAuth2Provider):
     name = "pinterest"
     display_name = "Pinterest"
-    description = "See your Pinterest profile."
+    description = _("See your Pinterest profile.")
     scope_words = {
-        "user_accounts:read": "See your Pinterest profile",
-        "boards:read": "See your public boards",
-        "boards:read_secret": "See your secret boards",
-        "boards:write": "Create, change and delete your public boards",
-        "boards:write_secret": "Create, change and delete your secret boards",
-        "pins:read": "See your public Pins",
-        "pins:read_secret": "See your secret Pins",
-        "pins:write": "Create, change and delete your public Pins",
-        "pins:write_secret": "Create, change and delete your secret Pins",
-        "ads:read": "See your ads and their results",
-        "ads:write": "Create and manage your ads",
-        "catalogs:read": "See your product catalogs",
-        "catalogs:write": "Create and manage your product catalogs",
-        "biz_access:read": "See who has access to your business accounts",
-        "biz_access:write": "Manage who has access to your business accounts",
+        "user_accounts:read": _("See your Pinterest profile"),
+        "boards:read": _("See your public boards"),
+        "boards:read_secret": _("See your secret boards"),
+        "boards:write": _("Create, change and delete your public boards"),
+        "boards:write_secret": _("Create, change and delete your secret boards"),
+        "pins:read": _("See your public Pins"),
+        "pins:read_secret": _("See your secret Pins"),
+        "pins:write": _("Create, change and delete your public Pins"),
+        "pins:write_secret": _("Create, change and delete your secret Pins"),
+        "ads:read": _("See your ads and their results"),
+        "ads:write": _("Create and manage your ads"),
+        "catalogs:read": _("See your product catalogs"),
+        "catalogs:write": _("Create and manage your product catalogs"),
+        "biz_access:read": _("See who has access to your business accounts"),
+        "biz_access:write": _("Manage who has access to your business accounts"),
     }
     scope_separator = ","
     token_endpoint_auth_method = "client_secret_basic"

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from oauthlib.common import add_params_to_uri, generate_token
 from oauthlib.oauth1 import (
@@ -446,7 +447,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
     pending = standin.request_token(token) if token else None
     if pending is None or pending.verifier:
         return _problem(
-            request, "This authorization request is unknown, expired or already used.", 400
+            request, gettext("This authorization request is unknown, expired or already used."), 400
         )
     if request.method == "GET":
         return render(
@@ -466,8 +467,9 @@ def authorize(request: HttpRequest) -> HttpResponse:
                 "token": token,
                 "username": username,
                 "consumer": pending.client_key,
-                "error": "A Discogs username is 1 to 40 letters, digits, dots, dashes or "
-                "underscores.",
+                "error": gettext(
+                    "A Discogs username is 1 to 40 letters, digits, dots, dashes or underscores."
+                ),
             },
             status=400,
         )
@@ -501,9 +503,9 @@ def revoke(request: HttpRequest) -> HttpResponse:
     try:
         grant_id = int(request.POST.get("grant", ""))
     except ValueError:
-        return _problem(request, "Choose an access grant to revoke.", 400)
+        return _problem(request, gettext("Choose an access grant to revoke."), 400)
     if not standin.revoke(grant_id=grant_id):
-        return _problem(request, "There is no such access grant.", 404)
+        return _problem(request, gettext("There is no such access grant."), 404)
     return redirect("sandbox-discogs:home")
 
 

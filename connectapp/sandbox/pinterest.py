@@ -34,6 +34,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import path
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.common import add_params_to_uri
@@ -48,9 +49,9 @@ SCOPE = re.compile(r"^[a-z_]+:[a-z_]+$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,30}$")
 #: What the authorize page offers, so a person trying the demo can watch the schedule refresh.
 LIFETIME_CHOICES = (
-    (0, "Pinterest's usual: 30 days"),
-    (DAY, "1 day: the schedule refreshes it within minutes"),
-    (120, "2 minutes: already expired when next used"),
+    (0, gettext_lazy("Pinterest's usual: 30 days")),
+    (DAY, gettext_lazy("1 day: the schedule refreshes it within minutes")),
+    (120, gettext_lazy("2 minutes: already expired when next used")),
 )
 #: What an authorization request carries through the authorize page's form.
 AUTHORIZE_PARAMS = (
@@ -74,9 +75,9 @@ TOKEN_REFUSALS = {
     "unauthorized_client": "This app may not use this grant_type.",
     "invalid_scope": "The requested scope is more than the refresh token grants.",
 }
-_CLIENT_PROBLEM = "This app (client_id) is not registered."
-_REDIRECT_PROBLEM = "redirect_uri must be an absolute http(s) URL."
-_RESPONSE_TYPE_PROBLEM = "response_type must be code."
+_CLIENT_PROBLEM = gettext_lazy("This app (client_id) is not registered.")
+_REDIRECT_PROBLEM = gettext_lazy("redirect_uri must be an absolute http(s) URL.")
+_RESPONSE_TYPE_PROBLEM = gettext_lazy("response_type must be code.")
 #: What the authorize page says for oauthlib's refusals of an authorization request.
 AUTHORIZE_PROBLEMS = {
     errors.MissingClientIdError: _CLIENT_PROBLEM,
@@ -87,8 +88,12 @@ AUTHORIZE_PROBLEMS = {
     errors.MissingResponseTypeError: _RESPONSE_TYPE_PROBLEM,
     errors.UnsupportedResponseTypeError: _RESPONSE_TYPE_PROBLEM,
     errors.UnauthorizedClientError: _RESPONSE_TYPE_PROBLEM,
-    errors.InvalidScopeError: "scope must be a comma-separated list of scopes such as boards:read.",
-    errors.UnsupportedCodeChallengeMethodError: "Only the S256 code_challenge_method is supported.",
+    errors.InvalidScopeError: gettext_lazy(
+        "scope must be a comma-separated list of scopes such as boards:read."
+    ),
+    errors.UnsupportedCodeChallengeMethodError: gettext_lazy(
+        "Only the S256 code_challenge_method is supported."
+    ),
 }
 
 
@@ -564,7 +569,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
     except errors.OAuth2Error as refused:
         return _problem(request, AUTHORIZE_PROBLEMS.get(type(refused), refused.description))
     except ValueError:
-        return _problem(request, "The authorization request is not a valid query string.")
+        return _problem(request, gettext("The authorization request is not a valid query string."))
     context = {
         "fields": fields,
         "scopes": _scopes(scopes),
@@ -581,7 +586,9 @@ def authorize(request: HttpRequest) -> HttpResponse:
     username = request.POST.get("username", "").strip()
     lifetime = request.POST.get("access_lifetime", "0")
     if not USERNAME.match(username) or lifetime not in {str(s) for s, _ in LIFETIME_CHOICES}:
-        context["problem"] = "Choose a username of letters, digits, dots, dashes or underscores."
+        context["problem"] = gettext(
+            "Choose a username of letters, digits, dots, dashes or underscores."
+        )
         return render(request, "sandbox/pinterest_authorize.html", context, status=400)
     headers, _body, _status = server.create_authorization_response(
         uri, "GET", scopes=scopes, credentials={"user": username, "access_lifetime": int(lifetime)}

@@ -29,6 +29,7 @@ from members.models import Member  # noqa: E402
 
 import connectapp  # noqa: E402
 from connectapp.connections import tasks  # noqa: E402
+from connectapp.connections.infra import metrics  # noqa: E402
 from connectapp.connections.models import LinkedAccount  # noqa: E402
 
 PREFIX = "/me/linked-accounts/"
@@ -85,41 +86,79 @@ def connect_pinterest(browser: Client) -> None:
     check(back.status_code == 302, f"Pinterest: the callback completes ({back.status_code})")
 
 
+def start_worker(queues: str) -> subprocess.Popen:
+    """Start a worker of the host's Celery app that consumes `queues` (comma-separated)."""
+    return subprocess.Popen([*CELERY_WORKER, "--queues", queues])
+
+
+def stop(worker: subprocess.Popen) -> None:
+    """Stop `worker` and wait for it."""
+    worker.terminate()
+    worker.wait(timeout=30)
+
+
+def wait_for(condition, what: str, worker: subprocess.Popen, seconds: float = 90) -> None:
+    """Poll `condition` until it holds; stop with `what` when it does not in time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not condition():
+        if worker.poll() is not None:
+            raise SystemExit(f"host site check failed: the worker stopped before {what}")
+        time.sleep(0.5)
+    check(condition(), what)
+
+
 def refresh_through_the_host_worker(link: LinkedAccount) -> None:
-    """Run a worker of the host's Celery app, queue the sweep, and wait for the refresh."""
+    """Run the sweep on a worker of the host's Celery app that consumes only the default
+    queue: the refresh it queues waits on the provider queue, which the tasks name themselves.
+    Then a worker of that queue refreshes the link."""
     check(
         tasks.refresh_due._get_current_object().app is host_celery,
         "connectapp's tasks are registered on the host's Celery app",
     )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "host_site",
-            "worker",
-            "--pool",
-            "solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "WARNING",
-        ],
-    )
+    provider_queue = settings.CONNECTAPP_PROVIDER_QUEUE
+    connected_at = link.last_refreshed_at  # a Pinterest link counts as refreshed when made
+    with host_celery.connection_for_write() as connection:
+        connection.default_channel.queue_purge(provider_queue)
+    check(metrics.queue_depths().get(provider_queue) == 0, "the provider queue starts empty")
+    sweeper = start_worker(host_celery.conf.task_default_queue)
     try:
         tasks.refresh_due.delay()
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            link.refresh_from_db()
-            if link.last_refreshed_at is not None:
-                break
-            check(worker.poll() is None, "the host's worker keeps running")
-            time.sleep(0.5)
-        check(link.last_refreshed_at is not None, "the host's worker refreshed the Pinterest link")
+        wait_for(
+            lambda: metrics.queue_depths().get(provider_queue, 0) >= 1,
+            f"the sweep queued the refresh on the {provider_queue} queue",
+            sweeper,
+        )
+        link.refresh_from_db()
+        check(
+            link.last_refreshed_at == connected_at, "no worker of the default queue ran the refresh"
+        )
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        stop(sweeper)
+    refresher = start_worker(provider_queue)
+    try:
+        wait_for(
+            lambda: LinkedAccount.objects.get(pk=link.pk).last_refreshed_at > connected_at,
+            f"a worker of the {provider_queue} queue refreshed the Pinterest link",
+            refresher,
+        )
+    finally:
+        stop(refresher)
+    check(metrics.queue_depths().get(provider_queue) == 0, "the provider queue is empty")
+
+
+def search_in_admin(email: str) -> None:
+    """Find the member's links and their events in the admin by the member's email address:
+    the host's user model has no `username`."""
+    boss = Member.objects.create_user(
+        "boss@example.org", "not-used", is_staff=True, is_superuser=True
+    )
+    backoffice = Client()
+    backoffice.force_login(boss)
+    links = backoffice.get("/backoffice/connections/linkedaccount/", {"q": email})
+    check(links.status_code == 200, f"admin searches links by email ({links.status_code})")
+    check("ada-pins" in links.content.decode(), "the search finds the member's links")
+    events = backoffice.get("/backoffice/connections/connectionevent/", {"q": email})
+    check(events.status_code == 200, f"admin searches events by email ({events.status_code})")
 
 
 def main() -> None:
@@ -145,6 +184,7 @@ def main() -> None:
     check(all(link.status == "active" for link in links.values()), "both links are active")
 
     refresh_through_the_host_worker(links["pinterest"])
+    search_in_admin(member.email)
 
     page = browser.get(PREFIX)
     html = page.content.decode()

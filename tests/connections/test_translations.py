@@ -1,20 +1,22 @@
-"""The pages speak German, French and Spanish: every word the templates say is translated.
+"""The pages and mail speak German, French and Spanish: every word a person reads there is
+translated, whether a template or the Python code (statuses, scope words, messages) says it.
 
 Each page is rendered in English and in the other language; a word of the English page that
-is still on the translated one is English left over, unless it is a proper name or part of a
-text the Python code supplies (translated in a second pass; see `python_phrases`).
+is still on the translated one is English left over, unless it is a proper name, a name from
+the fixtures, or a word the language shares with English.
 """
 
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
+from urllib.parse import urlencode
 
 import pytest
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.core import mail
+from django.utils import timezone
 
+from connectapp.connections import notifications
 from connectapp.connections.models import LinkedAccount
-from connectapp.providers import registry
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,21 +32,12 @@ PROPER_NAMES = {"discogs", "pinterest", "connectapp", "alice"} | {
 }
 #: Words that are words of the language too, where its translations use them.
 SHARED_WORDS = {
-    "de": {"problem"},
-    "fr": {"attention", "services", "site"},
-    "es": {"no"},
+    "de": {"problem", "in", "app", "sandbox", "option"},
+    "fr": {"attention", "services", "site", "active", "collection", "minutes", "option"},
+    "es": {"no", "error", "real", "token"},
 }
-
-
-def python_phrases() -> list[str]:
-    """Return the texts that come from Python strings not marked for translation yet (link
-    statuses, scope words); they are cut out of both pages before comparing. The second pass
-    (Python strings) empties this."""
-    labels = [label for _, label in LinkedAccount.Status.choices]
-    scopes = [
-        text for name in ("discogs", "pinterest") for text in registry.get(name).permissions()
-    ]
-    return sorted(labels + scopes, key=len, reverse=True)
+#: The usernames of the fixtures' links, word by word.
+FIXTURE_NAMES = {"crate", "digger", "pins", "ok", "refused", "broken", "spare"}
 
 
 class _Text(HTMLParser):
@@ -78,13 +71,10 @@ def words_of(text: str) -> set[str]:
 
 
 def page_words(html: str) -> set[str]:
-    """Return the words a person reads on the page, less the Python-supplied phrases."""
+    """Return the words a person reads on the page."""
     parser = _Text()
     parser.feed(html)
-    text = " ".join(parser.parts)
-    for phrase in python_phrases():
-        text = text.replace(phrase, " ")
-    return words_of(text)
+    return words_of(" ".join(parser.parts))
 
 
 @pytest.fixture
@@ -105,21 +95,32 @@ def links(user, settings):
 
 
 def _english_left(english: set[str], translated: set[str], language: str) -> set[str]:
-    allowed = PROPER_NAMES | SHARED_WORDS[language]
-    fixture_names = {"crate", "digger", "pins", "ok", "refused", "broken"}
-    return (english & translated) - allowed - fixture_names
+    allowed = PROPER_NAMES | SHARED_WORDS[language] | FIXTURE_NAMES
+    return (english & translated) - allowed
+
+
+def _page_after_disconnecting(client, user, language: str):
+    """Return the connections page as it answers after disconnecting a link: with its flash
+    message, in `language`."""
+    spare = LinkedAccountFactory(user=user, username="pins-spare")
+    return client.post(
+        f"/connections/{spare.pk}/disconnect/", HTTP_ACCEPT_LANGUAGE=language, follow=True
+    )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_connections_page_has_no_english_left(signed_in, links, language):
-    english = signed_in.get("/connections/", HTTP_ACCEPT_LANGUAGE="en")
-    translated = signed_in.get("/connections/", HTTP_ACCEPT_LANGUAGE=language)
+def test_the_connections_page_has_no_english_left(signed_in, user, links, language):
+    english = _page_after_disconnecting(signed_in, user, "en").content.decode()
+    translated = _page_after_disconnecting(signed_in, user, language)
 
     assert translated.status_code == 200
-    assert f'<html lang="{language}">' in translated.content.decode()
-    left = _english_left(
-        page_words(english.content.decode()), page_words(translated.content.decode()), language
-    )
+    page = translated.content.decode()
+    assert f'<html lang="{language}">' in page
+    # What the Python code says is on both pages: the statuses (a link needing reconnect, one
+    # in error), the scope words and the flash message.
+    for text in ("Needs reconnect", "Error", "See your public boards", "Disconnected Pinterest"):
+        assert text in english
+    left = _english_left(page_words(english), page_words(page), language)
     assert not left, f"English left on the {language} page: {sorted(left)}"
 
 
@@ -133,22 +134,29 @@ def test_a_provider_not_configured_is_explained_in_the_language(signed_in, setti
     assert not _english_left(page_words(english), page_words(translated), language)
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_the_reconnect_email_text_has_no_english_left(user, language):
-    account = LinkedAccountFactory(user=user, username="pins-refused")
-    context = {
-        "account": account,
-        "provider": registry.get("pinterest"),
-        "connections_url": "https://example.org/connections/",
-    }
-    template = "connectapp/connections/email/needs_reconnect.txt"
-    with translation.override("en"):
-        english = render_to_string(template, context)
-    with translation.override(language):
-        translated = render_to_string(template, context)
+def _reconnect_mail(account, language: str, settings) -> str:
+    """Return the subject and body of the reconnect mail a site in `language` sends."""
+    settings.LANGUAGE_CODE = language
+    settings.CONNECTAPP_PUBLIC_URL = "https://example.org"
+    mail.outbox.clear()
+    notifications.needs_reconnect(account)
+    (message,) = mail.outbox
+    return f"{message.subject}\n{message.body}"
 
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_reconnect_email_has_no_english_left(user, settings, language):
+    user.email = "alice@example.org"
+    user.save()
+    account = LinkedAccountFactory(user=user, username="pins-refused")
+
+    english = _reconnect_mail(account, "en", settings)
+    translated = _reconnect_mail(account, language, settings)
+
+    assert english.startswith("Reconnect your Pinterest account\n")
     assert translated != english
-    assert not _english_left(words_of(english), words_of(translated), language)
+    left = _english_left(words_of(english), words_of(translated), language)
+    assert not left, f"English left in the {language} mail: {sorted(left)}"
 
 
 def test_the_language_switch_keeps_the_choice(signed_in, links):
@@ -168,3 +176,35 @@ def test_dates_follow_the_language(signed_in, links):
         "Januar Februar März April Mai Juni Juli August September Oktober November Dezember"
     )
     assert german_months.split()[int(month) - 1] in german
+
+
+#: What the stand-ins show as codes, not words: the scope asked for and the user's name.
+STAND_IN_CODES = {"user", "accounts", "read", "pinner"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_stand_ins_pages_have_no_english_left(client, settings, language):
+    settings.CONNECTAPP_SANDBOX = True
+    settings.ROOT_URLCONF = "tests.urls"
+    settings.PINTEREST_CLIENT_ID = "sandbox-pinterest-client"
+    settings.PINTEREST_CLIENT_SECRET = "sandbox-pinterest-secret"
+    authorize = "/sandbox/pinterest/oauth/?" + urlencode(
+        {
+            "client_id": "sandbox-pinterest-client",
+            "redirect_uri": "https://example.org/callback/",
+            "response_type": "code",
+            "scope": "user_accounts:read",
+            "state": "s",
+        }
+    )
+    unknown_request = "/sandbox/discogs/oauth/authorize?oauth_token=unknown"
+
+    for path, status in ((authorize, 200), (unknown_request, 400)):
+        english = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
+        translated = client.get(path, HTTP_ACCEPT_LANGUAGE=language)
+
+        assert (english.status_code, translated.status_code) == (status, status)
+        page = translated.content.decode()
+        assert f'<html lang="{language}">' in page
+        left = _english_left(page_words(english.content.decode()), page_words(page), language)
+        assert not left - STAND_IN_CODES, f"English left on {path} in {language}: {sorted(left)}"

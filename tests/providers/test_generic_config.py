@@ -343,7 +343,8 @@ def test_manage_py_stops_with_the_problem_and_no_traceback(tmp_path):
         timeout=60,
     )
 
-    assert result.returncode == 2
+    assert result.returncode == 1
+    assert "connectapp.E004" in result.stderr
     assert f"{path}: provider 'acme': display_name: must be a non-empty string" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -5,8 +5,11 @@ generated from these routes and schemas, and need no key.
 """
 
 import copy
+import functools
+from collections.abc import Callable
 from typing import Any
 
+from django.utils import translation
 from ninja import NinjaAPI
 
 from . import connect_sessions, connections, problems
@@ -53,5 +56,20 @@ api = ConnectAppAPI(
     auth=ApiKeyAuth(),
 )
 problems.install(api)
+
+
+def in_english(view: Callable) -> Callable:
+    """Return `view` answering in English whatever language the request asks for: the API's
+    messages are for programs and their developers, not pages a person reads."""
+
+    @functools.wraps(view)
+    def english(*args: Any, **kwargs: Any) -> Any:
+        with translation.override("en"):
+            return view(*args, **kwargs)
+
+    return english
+
+
+api.add_decorator(in_english, mode="view")
 api.add_router("", connections.router)
 api.add_router("", connect_sessions.router)

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from celery import current_app
+from django.conf import settings
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -115,14 +117,20 @@ def outcome_counts() -> list[OutcomeCount]:
 
 def queue_depths() -> dict[str, int]:
     """Return the messages waiting in each of the app's broker queues (not counting those a
-    worker holds)."""
-    from connectapp.celery import app
-
+    worker holds), on the site's own Celery app: the standalone project's or a host's."""
+    app = current_app
+    names = dict.fromkeys(
+        [
+            app.conf.task_default_queue,
+            settings.CONNECTAPP_PROVIDER_QUEUE,
+            *(queue.name for queue in app.conf.task_queues or ()),
+        ]
+    )
     depths = {}
     with app.connection_for_read() as connection:
         channel = connection.default_channel
-        for queue in app.conf.task_queues:
-            depths[queue.name] = channel.queue_declare(queue=queue.name).message_count
+        for name in names:
+            depths[name] = channel.queue_declare(queue=name).message_count
     return depths
 
 

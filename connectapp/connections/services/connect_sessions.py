@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from connectapp.exceptions import InvalidConnectSession, SessionRefused, UnknownProvider
 from connectapp.providers import registry
@@ -111,17 +112,21 @@ def refusal_of(session: ConnectSession | None) -> SessionRefused | None:
     """Return why `session` cannot be opened (unknown, used, expired), or None when it can."""
     if session is None:
         return SessionRefused(
-            "This connection link is not valid. Ask the site that sent you for a new one.", 404
+            gettext("This connection link is not valid. Ask the site that sent you for a new one."),
+            404,
         )
     if session.used_at is not None:
         return SessionRefused(
-            "This connection link was already used. Each link works once: ask the site "
-            "that sent you for a new one.",
+            gettext(
+                "This connection link was already used. Each link works once: ask the site "
+                "that sent you for a new one."
+            ),
             410,
         )
     if session.expires_at <= timezone.now():
         return SessionRefused(
-            "This connection link has expired. Ask the site that sent you for a new one.", 410
+            gettext("This connection link has expired. Ask the site that sent you for a new one."),
+            410,
         )
     return None
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
+from django.utils.translation import gettext
 
 from connectapp.exceptions import FlowError
 from connectapp.providers.base import Authorization, Provider
@@ -78,23 +79,30 @@ def take_flow(
     flow_key = provider.flow_key(params)
     if not flow_key:
         raise FlowError(
-            f"The answer from {provider.display_name} is missing what identifies this "
-            "connection attempt. Please start again."
+            gettext(
+                "The answer from %(provider)s is missing what identifies this connection "
+                "attempt. Please start again."
+            )
+            % {"provider": provider.display_name}
         )
     flow = _pop_flow_once(session, _flow_id(flow_key))
     if flow is None:
         raise FlowError(
-            "This connection attempt is unknown: it was already used, or it was started in "
-            "another browser session. Please start again."
+            gettext(
+                "This connection attempt is unknown: it was already used, or it was started in "
+                "another browser session. Please start again."
+            )
         )
     if flow["provider"] != provider.name or flow["user"] != user.pk:
-        raise FlowError("This connection attempt belongs to someone else. Please start again.")
+        raise FlowError(
+            gettext("This connection attempt belongs to someone else. Please start again.")
+        )
     if flow["started"] < time.time() - settings.CONNECTAPP_FLOW_TTL.total_seconds():
-        raise FlowError("This connection attempt has expired. Please start again.")
+        raise FlowError(gettext("This connection attempt has expired. Please start again."))
     try:
         return json.loads(crypto.decrypt(flow["pending"]))
     except crypto.DecryptionError:
         # Started under an encryption key that has since been removed from the list.
         raise FlowError(
-            "This connection attempt can no longer be read. Please start again."
+            gettext("This connection attempt can no longer be read. Please start again.")
         ) from None

@@ -1,0 +1,40 @@
+"""Update a message catalogue: `python scripts/makemessages.py FOLDER` (see `make catalogues`).
+
+`makemessages` files each string under the `locale` folder of the folder it runs in. The
+package has one catalogue for all of it (pages, errors, admin, providers' scope words, the
+sandbox), kept in `connectapp/connections/locale`, where Django finds it in any site that
+installs the app; so in `connectapp` this runs makemessages with that folder as the only
+locale path. The standalone project's catalogue is `locale/` at the top, without the package.
+
+Run it in FOLDER itself (or a copy of it): it reads and writes below the working directory.
+"""
+
+import sys
+
+import django
+from django.conf import settings
+from django.core.management import call_command
+
+LANGUAGES = ["de", "fr", "es"]
+#: Each catalogue's folder: where its entries go (below the folder), and what it leaves out.
+CATALOGUES = {
+    "connectapp": ("connections/locale", []),
+    ".": (
+        "locale",
+        ["connectapp", "tests", "examples", "bench", "scripts", "var", "test-artifacts", "build"],
+    ),
+}
+
+
+def make_messages(folder: str) -> None:
+    """Update the catalogue of `folder` (a key of `CATALOGUES`) from the working directory."""
+    locale_path, ignored = CATALOGUES[folder]
+    settings.configure(LOCALE_PATHS=[locale_path])
+    django.setup()
+    call_command(
+        "makemessages", locale=LANGUAGES, no_obsolete=True, ignore_patterns=ignored, verbosity=0
+    )
+
+
+if __name__ == "__main__":
+    make_messages(sys.argv[1])
