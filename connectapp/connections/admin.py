@@ -24,7 +24,12 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from connectapp.exceptions import ProviderError, UnknownProvider
+from connectapp.exceptions import (
+    DecryptionError,
+    InvalidEndpoint,
+    ProviderError,
+    UnknownProvider,
+)
 from connectapp.providers import registry
 
 from . import crypto, selectors, services
@@ -326,7 +331,7 @@ class LinkedAccountAdmin(admin.ModelAdmin):
         """Whether each secret is present, with a keyed fingerprint; never the secret."""
         try:
             stored = LinkedAccount.objects.filter(pk=obj.pk).values(*SECRET_FIELDS).first() or {}
-        except crypto.DecryptionError:
+        except DecryptionError:
             return "stored, but no key in TOKEN_ENCRYPTION_KEYS decrypts them"
         parts = []
         for name in SECRET_FIELDS:
@@ -580,6 +585,9 @@ class ApiUsageInline(admin.TabularInline):
     model = ApiUsage
     fields = ("account", "kind", "count", "last_at")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiUsage]:
+        return super().get_queryset(request).defer(*(f"account__{name}" for name in SECRET_FIELDS))
+
 
 # --- Webhooks -------------------------------------------------------------------------------
 
@@ -600,7 +608,7 @@ class WebhookEndpointForm(forms.ModelForm):
     def clean_url(self) -> str:
         try:
             return webhooks.check_url(self.cleaned_data["url"])
-        except webhooks.InvalidEndpoint as problem:
+        except InvalidEndpoint as problem:
             raise forms.ValidationError(str(problem)) from None
 
 
@@ -664,9 +672,6 @@ class DeliveryAttemptInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiUsage]:
-        return super().get_queryset(request).defer(*(f"account__{name}" for name in SECRET_FIELDS))
 
 
 @admin.register(ApiKey)

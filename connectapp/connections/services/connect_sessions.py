@@ -111,17 +111,19 @@ def refusal_of(session: ConnectSession | None) -> SessionRefused | None:
     """Return why `session` cannot be opened (unknown, used, expired), or None when it can."""
     if session is None:
         return SessionRefused(
-            "This connection link is not valid. Ask the site that sent you for a new one.", 404
+            "This connection link is not valid. Ask the site that sent you for a new one.",
+            SessionRefused.Reason.UNKNOWN,
         )
     if session.used_at is not None:
         return SessionRefused(
             "This connection link was already used. Each link works once: ask the site "
             "that sent you for a new one.",
-            410,
+            SessionRefused.Reason.USED,
         )
     if session.expires_at <= timezone.now():
         return SessionRefused(
-            "This connection link has expired. Ask the site that sent you for a new one.", 410
+            "This connection link has expired. Ask the site that sent you for a new one.",
+            SessionRefused.Reason.EXPIRED,
         )
     return None
 

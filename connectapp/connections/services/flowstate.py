@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 
-from connectapp.exceptions import FlowError
+from connectapp.exceptions import DecryptionError, FlowError
 from connectapp.providers.base import Authorization, Provider
 
 from .. import crypto
@@ -93,7 +93,7 @@ def take_flow(
         raise FlowError("This connection attempt has expired. Please start again.")
     try:
         return json.loads(crypto.decrypt(flow["pending"]))
-    except crypto.DecryptionError:
+    except DecryptionError:
         # Started under an encryption key that has since been removed from the list.
         raise FlowError(
             "This connection attempt can no longer be read. Please start again."
