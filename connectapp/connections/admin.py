@@ -441,56 +441,66 @@ class LinkedAccountAdmin(admin.ModelAdmin):
     def disconnect_links(
         self, request: HttpRequest, queryset: QuerySet[LinkedAccount]
     ) -> HttpResponse | None:
-        if request.POST.get("post") != "yes":
-            return self._confirm(
-                request,
-                queryset,
-                "disconnect_links",
-                title="Disconnect links?",
-                explanation=(
-                    "Their tokens are forgotten here and revoked at the provider where it "
-                    "offers that. Each owner has to connect again to use the link. The links "
-                    "and their history are kept."
-                ),
-                confirm="Yes, disconnect",
-            )
-
-        def disconnect_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
-            if services.disconnect(account.pk, actor=actor):
-                results.succeeded += 1
-            else:
-                results.skip(account, "it was already disconnected")
-
-        self._each(request, queryset, "Disconnect", disconnect_one)
-        return None
+        return self._each_confirmed(
+            request,
+            queryset,
+            "disconnect_links",
+            "Disconnect",
+            lambda link_id, actor: services.disconnect(link_id, actor=actor),
+            lambda account: "it was already disconnected",
+            title="Disconnect links?",
+            explanation=(
+                "Their tokens are forgotten here and revoked at the provider where it "
+                "offers that. Each owner has to connect again to use the link. The links "
+                "and their history are kept."
+            ),
+            confirm="Yes, disconnect",
+        )
 
     @admin.action(description="Mark as needing reconnect", permissions=["change"])
     def mark_needs_reconnect(
         self, request: HttpRequest, queryset: QuerySet[LinkedAccount]
     ) -> HttpResponse | None:
-        if request.POST.get("post") != "yes":
-            return self._confirm(
-                request,
-                queryset,
-                "mark_needs_reconnect",
-                title="Mark links as needing reconnect?",
-                explanation=(
-                    "Their owners are told to connect again; workers stop refreshing them "
-                    "until they do. The reason is shown in the link's history."
-                ),
-                confirm="Yes, mark them",
-                ask_reason=True,
-                default_reason=DEFAULT_RECONNECT_REASON,
-            )
         reason = request.POST.get("reason", "").strip()[:500] or DEFAULT_RECONNECT_REASON
+        return self._each_confirmed(
+            request,
+            queryset,
+            "mark_needs_reconnect",
+            "Mark as needing reconnect",
+            lambda link_id, actor: services.mark_needs_reconnect(link_id, reason, actor=actor),
+            _why_not_marked,
+            title="Mark links as needing reconnect?",
+            explanation=(
+                "Their owners are told to connect again; workers stop refreshing them "
+                "until they do. The reason is shown in the link's history."
+            ),
+            confirm="Yes, mark them",
+            ask_reason=True,
+            default_reason=DEFAULT_RECONNECT_REASON,
+        )
 
-        def mark_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
-            if services.mark_needs_reconnect(account.pk, reason, actor=actor):
+    def _each_confirmed(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[LinkedAccount],
+        action: str,
+        verb: str,
+        change: Callable[[int, str], bool],
+        why_not: Callable[[LinkedAccount], str],
+        **page,
+    ) -> HttpResponse | None:
+        """Return the confirmation page until the action is confirmed; then `change` each link
+        (by id, as the acting admin) and report a link it did not change with `why_not`."""
+        if request.POST.get("post") != "yes":
+            return self._confirm(request, queryset, action, **page)
+
+        def change_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
+            if change(account.pk, actor):
                 results.succeeded += 1
             else:
-                results.skip(account, _why_not_marked(account))
+                results.skip(account, why_not(account))
 
-        self._each(request, queryset, "Mark as needing reconnect", mark_one)
+        self._each(request, queryset, verb, change_one)
         return None
 
 
