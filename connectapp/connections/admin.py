@@ -518,8 +518,21 @@ class RecentFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record nobody adds, changes or deletes by hand (the history, the deliveries)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(ConnectionEvent)
-class ConnectionEventAdmin(admin.ModelAdmin):
+class ConnectionEventAdmin(ReadOnlyAdmin):
     """The history of every link: read-only, and kept (events are the audit trail)."""
 
     list_display = (
@@ -555,15 +568,6 @@ class ConnectionEventAdmin(admin.ModelAdmin):
     @admin.display(description="detail")
     def short_detail(self, obj: ConnectionEvent) -> str:
         return Truncator(obj.detail).chars(80)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 # --- The backend API: keys and what they used ------------------------------------------------
@@ -761,7 +765,7 @@ class ApiUsageAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """Every delivery with its attempts; read-only but for "send again"."""
 
     list_display = (
@@ -807,12 +811,3 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         for delivery in queryset:
             webhooks.redeliver(delivery.pk)
         self.message_user(request, f"{queryset.count()} delivery(ies) sent again.")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
