@@ -590,14 +590,19 @@ class ApiKeyForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["providers"].choices = [
-            (provider.name, provider.display_name)
-            for provider in [*registry.all_providers(), *registry.app_providers()]
+            (provider.name, provider.display_name) for provider in registry.every_provider()
         ]
 
 
 class ApiUsageInline(admin.TabularInline):
     model = ApiUsage
     fields = ("account", "kind", "count", "last_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiUsage]:
         return super().get_queryset(request).defer(*(f"account__{name}" for name in SECRET_FIELDS))
