@@ -50,6 +50,14 @@ def _sandbox_url(get: Callable[[str], Any]) -> str:
     return get("SANDBOX_URL").rstrip("/")
 
 
+def _provider_setting(name: str, in_sandbox: str, real: str) -> Setting:
+    """Return a provider setting, named alike for hosts and call sites, whose default is
+    `in_sandbox` (`{sandbox}` standing for the stand-ins' URL) when `SANDBOX` is on, else
+    `real`."""
+    stand_in = lambda get: in_sandbox.format(sandbox=_sandbox_url(get))  # noqa: E731
+    return Setting(name, _sandboxed(stand_in, real), name)
+
+
 SETTINGS = {
     setting.name: setting
     for setting in (
@@ -91,54 +99,24 @@ SETTINGS = {
             "CONNECTAPP_RECONNECT_WARNING",
             _seconds,
         ),
-        Setting(
-            "DISCOGS_CONSUMER_KEY",
-            _sandboxed(lambda get: "sandbox-discogs-key", ""),
-            "DISCOGS_CONSUMER_KEY",
-        ),
-        Setting(
-            "DISCOGS_CONSUMER_SECRET",
-            _sandboxed(lambda get: "sandbox-discogs-secret", ""),
-            "DISCOGS_CONSUMER_SECRET",
-        ),
-        Setting(
-            "DISCOGS_API_URL",
-            _sandboxed(lambda get: f"{_sandbox_url(get)}/discogs", "https://api.discogs.com"),
-            "DISCOGS_API_URL",
-        ),
-        Setting(
+        _provider_setting("DISCOGS_CONSUMER_KEY", "sandbox-discogs-key", ""),
+        _provider_setting("DISCOGS_CONSUMER_SECRET", "sandbox-discogs-secret", ""),
+        _provider_setting("DISCOGS_API_URL", "{sandbox}/discogs", "https://api.discogs.com"),
+        _provider_setting(
             "DISCOGS_AUTHORIZE_URL",
-            _sandboxed(
-                lambda get: f"{_sandbox_url(get)}/discogs/oauth/authorize",
-                "https://www.discogs.com/oauth/authorize",
-            ),
-            "DISCOGS_AUTHORIZE_URL",
+            "{sandbox}/discogs/oauth/authorize",
+            "https://www.discogs.com/oauth/authorize",
         ),
         Setting("DISCOGS_SIGNATURE_METHOD", "HMAC-SHA1", "DISCOGS_SIGNATURE_METHOD"),
-        Setting(
-            "PINTEREST_CLIENT_ID",
-            _sandboxed(lambda get: "sandbox-pinterest-client", ""),
-            "PINTEREST_CLIENT_ID",
+        _provider_setting("PINTEREST_CLIENT_ID", "sandbox-pinterest-client", ""),
+        _provider_setting("PINTEREST_CLIENT_SECRET", "sandbox-pinterest-secret", ""),
+        _provider_setting(
+            "PINTEREST_API_URL", "{sandbox}/pinterest/v5", "https://api.pinterest.com/v5"
         ),
-        Setting(
-            "PINTEREST_CLIENT_SECRET",
-            _sandboxed(lambda get: "sandbox-pinterest-secret", ""),
-            "PINTEREST_CLIENT_SECRET",
-        ),
-        Setting(
-            "PINTEREST_API_URL",
-            _sandboxed(
-                lambda get: f"{_sandbox_url(get)}/pinterest/v5", "https://api.pinterest.com/v5"
-            ),
-            "PINTEREST_API_URL",
-        ),
-        Setting(
+        _provider_setting(
             "PINTEREST_AUTHORIZE_URL",
-            _sandboxed(
-                lambda get: f"{_sandbox_url(get)}/pinterest/oauth/",
-                "https://www.pinterest.com/oauth/",
-            ),
-            "PINTEREST_AUTHORIZE_URL",
+            "{sandbox}/pinterest/oauth/",
+            "https://www.pinterest.com/oauth/",
         ),
         Setting("PINTEREST_SCOPES", ["user_accounts:read"], "PINTEREST_SCOPES", list),
         Setting("HTTP_MAX_RESPONSE_BYTES", 1 << 20, "CONNECTAPP_HTTP_MAX_RESPONSE_BYTES", int),

@@ -4,6 +4,7 @@ Which HTTP status an error answers with is the views' choice, not the error's. T
 person reads on a page are translated into the language active where the error is raised.
 """
 
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext
@@ -107,11 +108,21 @@ class DecryptionError(Exception):
 
 
 class ProxyRefused(Exception):
-    """The call cannot be forwarded; `status` is the HTTP status to answer with."""
+    """The call cannot be forwarded; `reason` says why (the API chooses the status)."""
 
-    def __init__(self, message: str, status: int, retry_after: float | None = None):
+    class Reason(StrEnum):
+        NO_API_BASE = "no_api_base"  # the provider declares no API base URL
+        BAD_PATH = "bad_path"  # the path would leave the API base
+        METHOD_NOT_FORWARDED = "method_not_forwarded"
+        NEEDS_RECONNECT = "needs_reconnect"  # the provider refused the link's tokens
+        UNAVAILABLE = "unavailable"  # no working credential now: try again later
+        UNREACHABLE = "unreachable"  # the forwarded request got no usable answer
+        RATE_LIMITED = "rate_limited"  # the provider's rate limit, past the deadline
+        TIMED_OUT = "timed_out"  # the deadline passed before an answer
+
+    def __init__(self, message: str, reason: Reason, retry_after: float | None = None):
         super().__init__(message)
-        self.status = status
+        self.reason = reason
         self.retry_after = retry_after
 
 
@@ -124,11 +135,17 @@ class InvalidConnectSession(ValueError):
 
 
 class SessionRefused(Exception):
-    """The opened URL is unknown, used or expired; the message is shown to the person."""
+    """The opened URL is unknown, used or expired (`reason` says which); the message is shown
+    to the person."""
 
-    def __init__(self, message: str, status: int):
+    class Reason(StrEnum):
+        UNKNOWN = "unknown"
+        USED = "used"
+        EXPIRED = "expired"
+
+    def __init__(self, message: str, reason: Reason):
         super().__init__(message)
-        self.status = status
+        self.reason = reason
 
 
 class TooManyStarts(Exception):
@@ -137,3 +154,11 @@ class TooManyStarts(Exception):
     def __init__(self, retry_after: int):
         super().__init__(f"too many connection attempts; try again in {retry_after} s")
         self.retry_after = retry_after
+
+
+class InvalidEndpoint(ValueError):
+    """A webhook URL or event list that connectapp will not use."""
+
+
+class UnsafeDestination(ValueError):
+    """The endpoint's address is one connectapp refuses to send to (SSRF guard)."""

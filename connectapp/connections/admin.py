@@ -28,7 +28,12 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from connectapp.exceptions import ProviderError, UnknownProvider
+from connectapp.exceptions import (
+    DecryptionError,
+    InvalidEndpoint,
+    ProviderError,
+    UnknownProvider,
+)
 from connectapp.providers import registry
 
 from . import crypto, selectors, services
@@ -386,7 +391,7 @@ class LinkedAccountAdmin(admin.ModelAdmin):
         """Whether each secret is present, with a keyed fingerprint; never the secret."""
         try:
             stored = LinkedAccount.objects.filter(pk=obj.pk).values(*SECRET_FIELDS).first() or {}
-        except crypto.DecryptionError:
+        except DecryptionError:
             return gettext("stored, but no key in TOKEN_ENCRYPTION_KEYS decrypts them")
         parts = []
         for name in SECRET_FIELDS:
@@ -502,56 +507,66 @@ class LinkedAccountAdmin(admin.ModelAdmin):
     def disconnect_links(
         self, request: HttpRequest, queryset: QuerySet[LinkedAccount]
     ) -> HttpResponse | None:
-        if request.POST.get("post") != "yes":
-            return self._confirm(
-                request,
-                queryset,
-                "disconnect_links",
-                title=gettext("Disconnect links?"),
-                explanation=gettext(
-                    "Their tokens are forgotten here and revoked at the provider where it "
-                    "offers that. Each owner has to connect again to use the link. The links "
-                    "and their history are kept."
-                ),
-                confirm=gettext("Yes, disconnect"),
-            )
-
-        def disconnect_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
-            if services.disconnect(account.pk, actor=actor):
-                results.succeeded += 1
-            else:
-                results.skip(account, gettext("it was already disconnected"))
-
-        self._each(request, queryset, gettext("Disconnect"), disconnect_one)
-        return None
+        return self._each_confirmed(
+            request,
+            queryset,
+            "disconnect_links",
+            gettext("Disconnect"),
+            lambda link_id, actor: services.disconnect(link_id, actor=actor),
+            lambda link: gettext("it was already disconnected"),
+            title=gettext("Disconnect links?"),
+            explanation=gettext(
+                "Their tokens are forgotten here and revoked at the provider where it "
+                "offers that. Each owner has to connect again to use the link. The links "
+                "and their history are kept."
+            ),
+            confirm=gettext("Yes, disconnect"),
+        )
 
     @admin.action(description=_("Mark as needing reconnect"), permissions=["change"])
     def mark_needs_reconnect(
         self, request: HttpRequest, queryset: QuerySet[LinkedAccount]
     ) -> HttpResponse | None:
-        if request.POST.get("post") != "yes":
-            return self._confirm(
-                request,
-                queryset,
-                "mark_needs_reconnect",
-                title=gettext("Mark links as needing reconnect?"),
-                explanation=gettext(
-                    "Their owners are told to connect again; workers stop refreshing them "
-                    "until they do. The reason is shown in the link's history."
-                ),
-                confirm=gettext("Yes, mark them"),
-                ask_reason=True,
-                default_reason=DEFAULT_RECONNECT_REASON,
-            )
         reason = request.POST.get("reason", "").strip()[:500] or str(DEFAULT_RECONNECT_REASON)
+        return self._each_confirmed(
+            request,
+            queryset,
+            "mark_needs_reconnect",
+            gettext("Mark as needing reconnect"),
+            lambda link_id, actor: services.mark_needs_reconnect(link_id, reason, actor=actor),
+            _why_not_marked,
+            title=gettext("Mark links as needing reconnect?"),
+            explanation=gettext(
+                "Their owners are told to connect again; workers stop refreshing them "
+                "until they do. The reason is shown in the link's history."
+            ),
+            confirm=gettext("Yes, mark them"),
+            ask_reason=True,
+            default_reason=DEFAULT_RECONNECT_REASON,
+        )
 
-        def mark_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
-            if services.mark_needs_reconnect(account.pk, reason, actor=actor):
+    def _each_confirmed(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[LinkedAccount],
+        action: str,
+        verb: str,
+        change: Callable[[int, str], bool],
+        why_not: Callable[[LinkedAccount], str],
+        **page,
+    ) -> HttpResponse | None:
+        """Return the confirmation page until the action is confirmed; then `change` each link
+        (by id, as the acting admin) and report a link it did not change with `why_not`."""
+        if request.POST.get("post") != "yes":
+            return self._confirm(request, queryset, action, **page)
+
+        def change_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
+            if change(account.pk, actor):
                 results.succeeded += 1
             else:
-                results.skip(account, _why_not_marked(account))
+                results.skip(account, why_not(account))
 
-        self._each(request, queryset, gettext("Mark as needing reconnect"), mark_one)
+        self._each(request, queryset, verb, change_one)
         return None
 
 
@@ -569,8 +584,21 @@ class RecentFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record nobody adds, changes or deletes by hand (the history, the deliveries)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(ConnectionEvent)
-class ConnectionEventAdmin(admin.ModelAdmin):
+class ConnectionEventAdmin(ReadOnlyAdmin):
     """The history of every link: read-only, and kept (events are the audit trail)."""
 
     list_display = (
@@ -603,15 +631,6 @@ class ConnectionEventAdmin(admin.ModelAdmin):
     @admin.display(description=_("detail"))
     def short_detail(self, obj: ConnectionEvent) -> str:
         return Truncator(obj.detail).chars(80)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 # --- The backend API: keys and what they used ------------------------------------------------
@@ -671,7 +690,7 @@ class WebhookEndpointForm(forms.ModelForm):
     def clean_url(self) -> str:
         try:
             return webhooks.check_url(self.cleaned_data["url"])
-        except webhooks.InvalidEndpoint as problem:
+        except InvalidEndpoint as problem:
             raise forms.ValidationError(str(problem)) from None
 
 
@@ -821,7 +840,7 @@ class ApiUsageAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """Every delivery with its attempts; read-only but for "send again"."""
 
     list_display = (
@@ -867,12 +886,3 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         for delivery in queryset:
             webhooks.redeliver(delivery.pk)
         self.message_user(request, f"{queryset.count()} delivery(ies) sent again.")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

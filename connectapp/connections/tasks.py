@@ -17,6 +17,7 @@ from connectapp.providers import registry
 
 from . import selectors, services
 from .infra import metrics, ratelimit
+from .outcomes import TaskOutcome
 from .services import webhooks
 
 MAX_RETRIES = 8
@@ -63,13 +64,13 @@ def _run(task, operation: str, service, account_id: int, provider: str) -> str:
     provider = provider or selectors.provider_of(account_id)
     with metrics.observed(operation, account_id, provider, task.request.retries) as observed:
         if not _my_turn(task, provider):
-            observed.outcome = "throttled"
+            observed.outcome = TaskOutcome.THROTTLED
             return observed.outcome
         try:
             observed.outcome = service(account_id)
             return observed.outcome
         except (ProviderUnavailable, SoftTimeLimitExceeded) as problem:
-            observed.outcome = "unavailable"
+            observed.outcome = TaskOutcome.UNAVAILABLE
             outage = problem
             if isinstance(problem, SoftTimeLimitExceeded):
                 outage = ProviderUnavailable(f"{operation} ran out of time")

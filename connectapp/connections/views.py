@@ -21,6 +21,7 @@ from connectapp.exceptions import (
     FlowError,
     ProviderNotConfigured,
     ProviderUnavailable,
+    TooManyStarts,
     UnknownProvider,
 )
 from connectapp.providers import registry
@@ -86,7 +87,7 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
     chosen = _provider_or_404(provider)
     try:
         connect_limit.check_flow_start(request.user)
-    except connect_limit.TooManyStarts as refusal:
+    except TooManyStarts as refusal:
         response = _problem(
             request,
             chosen,

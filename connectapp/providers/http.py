@@ -166,31 +166,32 @@ def _shut(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
-    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
+def connection_pools(mixin: type) -> dict[str, type[urllib3.HTTPConnectionPool]]:
+    """Return urllib3's pool classes by scheme, whose connections have `mixin` before their
+    own class (to watch or check the socket a connection makes)."""
+    pools = {}
+    for scheme, pool, connection in (
+        ("http", urllib3.HTTPConnectionPool, urllib3.connection.HTTPConnection),
+        ("https", urllib3.HTTPSConnectionPool, urllib3.connection.HTTPSConnection),
+    ):
+        connection_class = type(f"{mixin.__name__}{connection.__name__}", (mixin, connection), {})
+        pools[scheme] = type(
+            f"{mixin.__name__}{pool.__name__}", (pool,), {"ConnectionCls": connection_class}
+        )
+    return pools
+
+
+class _Watched:
+    """A connection whose socket the current call's deadline can shut."""
+
+    def getresponse(self) -> urllib3.response.HTTPResponse:
         call = getattr(_calls, "current", None)
         if call is not None:
             call.watch(self.sock)
         return super().getresponse()
 
 
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
-        call = getattr(_calls, "current", None)
-        if call is not None:
-            call.watch(self.sock)
-        return super().getresponse()
-
-
-class _WatchedHTTPConnectionPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_WATCHED_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
+_WATCHED_POOLS = connection_pools(_Watched)
 
 
 class _DeadlineAdapter(HTTPAdapter):

@@ -63,7 +63,10 @@ class StandIn:
 
     #: The API endpoints faults can be aimed at.
     api_endpoints: ClassVar[tuple[str, ...]] = ()
+    #: A dataclass with `faults` and `calls` lists and an `apps` dict (app id -> secret).
     state_class: ClassVar[type]
+    #: The settings naming the site's own app id and secret at this provider.
+    app_settings: ClassVar[tuple[str, str]]
     #: The HTML a `garbage` fault answers with a 200.
     garbage_page: ClassVar[str]
     #: The body and content type a `truncated` fault cuts off halfway.
@@ -73,6 +76,22 @@ class StandIn:
         self._lock = threading.RLock()
         self._state = self.state_class()
         self.in_flight = InFlight()
+
+    def register_app(self, app_id: str, secret: str) -> None:
+        """Give an app (a consumer key, a client id) a secret of the stand-in's own; without
+        one, the site's own settings (`app_settings`) count."""
+        with self._lock:
+            self._state.apps[app_id] = secret
+
+    def app_secret(self, app_id: str) -> str | None:
+        """Return the secret the stand-in knows for an app, or None for an unknown app."""
+        with self._lock:
+            if app_id in self._state.apps:
+                return self._state.apps[app_id]
+        id_setting, secret_setting = self.app_settings
+        if app_id and app_id == getattr(settings, id_setting):
+            return getattr(settings, secret_setting)
+        return None
 
     def reset(self) -> None:
         """Forget everything: tokens, users, settings, faults and the call log."""

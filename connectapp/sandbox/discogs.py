@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -85,7 +84,7 @@ class Call:
 
 @dataclass
 class _State:
-    consumers: dict[str, str] = field(default_factory=dict)
+    apps: dict[str, str] = field(default_factory=dict)
     request_tokens: dict[str, RequestToken] = field(default_factory=dict)
     grants: dict[str, AccessGrant] = field(default_factory=dict)
     user_ids: dict[str, int] = field(default_factory=dict)
@@ -98,6 +97,7 @@ class _State:
 class DiscogsStandIn(StandIn):
     api_endpoints = API_ENDPOINTS
     state_class = _State
+    app_settings = ("DISCOGS_CONSUMER_KEY", "DISCOGS_CONSUMER_SECRET")
     garbage_page = "<html><body>Something went wrong</body></html>"
     cut_short = (
         "oauth_token=cut-short&oauth_token_secret=cut-short&oauth_callback_confirmed=true",
@@ -128,21 +128,6 @@ class DiscogsStandIn(StandIn):
 
     def server_error(self, status: int) -> HttpResponse:
         return HttpResponse("<html><body>Server error</body></html>", status=status)
-
-    # --- consumers ------------------------------------------------------------------------
-
-    def register_consumer(self, key: str, secret: str) -> None:
-        """Give a consumer key a secret of the stand-in's own (else the app's settings count)."""
-        with self._lock:
-            self._state.consumers[key] = secret
-
-    def consumer_secret(self, key: str) -> str | None:
-        with self._lock:
-            if key in self._state.consumers:
-                return self._state.consumers[key]
-        if key and key == settings.DISCOGS_CONSUMER_KEY:
-            return settings.DISCOGS_CONSUMER_SECRET
-        return None
 
     # --- tokens ---------------------------------------------------------------------------
 
@@ -270,10 +255,10 @@ class Validator(RequestValidator):
     dummy_secret = "dummy-secret-that-never-verifies"
 
     def validate_client_key(self, client_key, request):
-        return standin.consumer_secret(client_key) is not None
+        return standin.app_secret(client_key) is not None
 
     def get_client_secret(self, client_key, request):
-        return standin.consumer_secret(client_key) or self.dummy_secret
+        return standin.app_secret(client_key) or self.dummy_secret
 
     def validate_timestamp_and_nonce(
         self, client_key, timestamp, nonce, request, request_token=None, access_token=None
@@ -316,12 +301,10 @@ class Validator(RequestValidator):
 
     # The access token exchange.
     def validate_request_token(self, client_key, token, request):
-        pending = standin.request_token(token)
-        return pending is not None and pending.client_key == client_key
+        return _issued_to(standin.request_token(token), client_key)
 
     def get_request_token_secret(self, client_key, token, request):
-        pending = standin.request_token(token)
-        return pending.secret if pending else self.dummy_secret
+        return self._secret_of(standin.request_token(token))
 
     def validate_verifier(self, client_key, token, verifier, request):
         pending = standin.request_token(token)
@@ -344,18 +327,26 @@ class Validator(RequestValidator):
     # Signed API requests. A revoked grant still validates here, so its signature is checked
     # with its own secret; the identity view refuses it afterwards.
     def validate_access_token(self, client_key, token, request):
-        grant = standin.grant(token)
-        return grant is not None and grant.client_key == client_key
+        return _issued_to(standin.grant(token), client_key)
 
     def get_access_token_secret(self, client_key, token, request):
-        grant = standin.grant(token)
-        return grant.secret if grant else self.dummy_secret
+        return self._secret_of(standin.grant(token))
+
+    def _secret_of(self, token) -> str:
+        """Return a request token's or grant's secret; the dummy one for an unknown token, so
+        the signature check takes as long and fails."""
+        return token.secret if token else self.dummy_secret
 
     def validate_realms(self, client_key, token, request, uri=None, realms=None):
         return True
 
 
 validator = Validator()
+
+
+def _issued_to(token: RequestToken | AccessGrant | None, client_key: str) -> bool:
+    """Return whether a request token or grant exists and was issued to this client."""
+    return token is not None and token.client_key == client_key
 
 
 def _uri(request: HttpRequest) -> str:

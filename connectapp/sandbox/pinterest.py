@@ -30,7 +30,6 @@ from typing import NoReturn
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import path
@@ -144,7 +143,7 @@ class _State:
     refresh_token_lifetime: int = 365 * DAY
     code_lifetime: int = 10 * 60
     continuous_refresh: bool = True
-    clients: dict[str, str] = field(default_factory=dict)
+    apps: dict[str, str] = field(default_factory=dict)
     codes: dict[str, Code] = field(default_factory=dict)
     spent_codes: set[str] = field(default_factory=set)
     access_tokens: dict[str, Grant] = field(default_factory=dict)
@@ -157,6 +156,7 @@ class _State:
 class PinterestStandIn(StandIn):
     api_endpoints = API_ENDPOINTS
     state_class = _State
+    app_settings = ("PINTEREST_CLIENT_ID", "PINTEREST_CLIENT_SECRET")
     garbage_page = "<html><body>Pinterest is having a moment</body></html>"
     cut_short = ('{"access_token": "cut-short", "id": "cut-short"}', "application/json")
 
@@ -202,21 +202,6 @@ class PinterestStandIn(StandIn):
         """Return how long a refresh token issued now lives, in seconds."""
         with self._lock:
             return self._state.refresh_token_lifetime
-
-    # --- apps ---------------------------------------------------------------------------
-
-    def register_client(self, client_id: str, secret: str) -> None:
-        """Give an app a secret of the stand-in's own (else the site's settings count)."""
-        with self._lock:
-            self._state.clients[client_id] = secret
-
-    def client_secret(self, client_id: str) -> str | None:
-        with self._lock:
-            if client_id in self._state.clients:
-                return self._state.clients[client_id]
-        if client_id and client_id == settings.PINTEREST_CLIENT_ID:
-            return settings.PINTEREST_CLIENT_SECRET
-        return None
 
     # --- the flow -------------------------------------------------------------------------
 
@@ -333,7 +318,7 @@ class Validator(RequestValidator):
 
     # The authorize page.
     def validate_client_id(self, client_id, request):
-        return standin.client_secret(client_id) is not None
+        return standin.app_secret(client_id) is not None
 
     def validate_redirect_uri(self, client_id, redirect_uri, request):
         parts = urlsplit(redirect_uri)
@@ -382,7 +367,7 @@ class Validator(RequestValidator):
             raise errors.InvalidClientError(
                 description="Authentication failed: use HTTP Basic client auth.", request=request
             )
-        known = standin.client_secret(client_id)
+        known = standin.app_secret(client_id)
         if known is None or not hmac.compare_digest(secret.encode(), known.encode()):
             return False
         request.client = Client(client_id)

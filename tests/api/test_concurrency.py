@@ -4,7 +4,6 @@ server of several processes, cause one token request at the provider."""
 import multiprocessing
 import os
 import socket
-import subprocess
 import sys
 from datetime import timedelta
 
@@ -14,7 +13,7 @@ from django.conf import settings
 
 from connectapp.sandbox.pinterest import standin as pinterest_standin
 from tests.support.pinterest_support import pinterest_link
-from tests.support.workers import database_url, wait_until
+from tests.support.workers import database_url, start_process, wait_until
 
 CALLERS = 16
 
@@ -45,15 +44,7 @@ def api_server(standins, tmp_path):
         "--bind", f"127.0.0.1:{port}", "--workers", "4", "--worker-class", "gthread",
         "--threads", "4", "--timeout", "60",
     ]  # fmt: skip
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_process(command, environment, log)
     base = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:

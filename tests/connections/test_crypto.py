@@ -7,6 +7,7 @@ from django.db import connection
 
 from connectapp.connections import crypto
 from connectapp.connections.models import LinkedAccount
+from connectapp.exceptions import DecryptionError
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
 
 OLD_KEY = Fernet.generate_key().decode()
@@ -83,7 +84,7 @@ def test_a_missing_key_is_a_clear_error_not_garbage(settings):
     settings.TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
     account = LinkedAccountFactory(access_token="locked-away")
     settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
-    with pytest.raises(crypto.DecryptionError, match="TOKEN_ENCRYPTION_KEYS") as caught:
+    with pytest.raises(DecryptionError, match="TOKEN_ENCRYPTION_KEYS") as caught:
         LinkedAccount.objects.get(pk=account.pk)
     assert "locked-away" not in str(caught.value)
 

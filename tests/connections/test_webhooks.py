@@ -13,7 +13,7 @@ from django.core import mail
 from django.utils import timezone
 
 from connectapp.connections import services
-from connectapp.connections.infra import writeahead
+from connectapp.connections.infra import webhook_http, writeahead
 from connectapp.connections.models import (
     AnnouncedEvent,
     ConnectionEvent,
@@ -21,8 +21,9 @@ from connectapp.connections.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from connectapp.connections.services import deliveries, webhooks
 from connectapp.connections.services import events as link_events
-from connectapp.connections.services import webhooks
+from connectapp.exceptions import InvalidEndpoint
 from connectapp.providers.base import TokenSet
 from connectapp.sandbox.pinterest import standin
 from tests.factories import UserFactory
@@ -176,12 +177,12 @@ def test_a_failing_receiver_gets_retries_with_the_same_id_and_finally_the_event(
 
 def test_retries_last_more_than_a_day_then_the_delivery_fails(settings):
     shortest = sum(
-        min(webhooks.retry_delay(n, None) for _ in range(50))
+        min(deliveries.retry_delay(n, None) for _ in range(50))
         for n in range(1, len(settings.CONNECTAPP_WEBHOOK_RETRY_SCHEDULE) + 1)
     )
     assert shortest >= 24 * 60 * 60
-    assert webhooks.retry_delay(len(settings.CONNECTAPP_WEBHOOK_RETRY_SCHEDULE) + 1, None) is None
-    assert webhooks.retry_delay(1, 600.0) == 600.0
+    assert deliveries.retry_delay(len(settings.CONNECTAPP_WEBHOOK_RETRY_SCHEDULE) + 1, None) is None
+    assert deliveries.retry_delay(1, 600.0) == 600.0
 
 
 def test_a_redirecting_receiver_is_not_followed(user, receiver_factory):
@@ -214,9 +215,9 @@ def test_a_private_address_is_refused_outside_debug(receiver_factory, settings):
 
 def test_only_http_urls_are_accepted():
     for url in ("ftp://example.com/x", "file:///etc/passwd", "http://user:pw@example.com/", "x"):
-        with pytest.raises(webhooks.InvalidEndpoint):
+        with pytest.raises(InvalidEndpoint):
             webhooks.create_endpoint(url)
-    with pytest.raises(webhooks.InvalidEndpoint, match="unknown event types"):
+    with pytest.raises(InvalidEndpoint, match="unknown event types"):
         webhooks.create_endpoint("https://example.com/", ["link.exploded"])
 
 
@@ -281,4 +282,4 @@ def test_an_endless_answer_is_read_only_up_to_the_cap(receiver_factory, settings
     assert time.monotonic() - started < 2.0
     [attempt] = delivery.attempts.all()
     assert attempt.status_code == 200
-    assert len(attempt.response_excerpt) == webhooks.EXCERPT_BYTES
+    assert len(attempt.response_excerpt) == webhook_http.EXCERPT_BYTES

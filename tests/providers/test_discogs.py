@@ -113,7 +113,7 @@ def test_an_access_token_is_issued_only_once_per_request_token(discogs_provider)
 
 
 def test_wrong_app_credentials_are_reported_as_the_sites_problem(discogs_provider, settings):
-    standin.register_consumer(settings.DISCOGS_CONSUMER_KEY, "the-secret-discogs-really-has")
+    standin.register_app(settings.DISCOGS_CONSUMER_KEY, "the-secret-discogs-really-has")
     for method in ("HMAC-SHA1", "PLAINTEXT"):
         settings.DISCOGS_SIGNATURE_METHOD = method
         with pytest.raises(FlowError, match="application credentials") as refusal:

@@ -140,7 +140,7 @@ def test_a_code_is_bound_to_its_pkce_verifier(pinterest_provider):
 def test_a_wrong_client_secret_is_refused_with_pinterests_error(pinterest_provider):
     authorization = pinterest_provider.begin(CALLBACK)
     params = query_of(answer_at_pinterest(authorization.url))
-    standin.register_client("sandbox-pinterest-client", "the-secret-pinterest-knows")
+    standin.register_app("sandbox-pinterest-client", "the-secret-pinterest-knows")
 
     with pytest.raises(AccessRevoked, match=r"Authentication failed\. \(code 2\)"):
         pinterest_provider.finish(params, authorization.pending, CALLBACK)

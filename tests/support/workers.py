@@ -90,6 +90,20 @@ class Worker:
                 self.process.wait(timeout=10)
 
 
+def start_process(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Return a process running `command` in the project's folder, in a session of its own
+    (so it can be stopped with its children), its output appended to `log`."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            command,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def launch_worker(
     *,
     name: str,
@@ -111,15 +125,7 @@ def launch_worker(
     ]  # fmt: skip
     if beat_schedule is not None:
         command += ["--beat", "--schedule", str(beat_schedule)]
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_process(command, env, log)
     worker = Worker(node, process, log)
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while not app.control.ping([node], timeout=0.5):

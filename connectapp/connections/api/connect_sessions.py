@@ -6,6 +6,8 @@ from django.urls import reverse
 from ninja import Router
 from ninja.responses import Status
 
+from connectapp.exceptions import InvalidConnectSession
+
 from ..models import ApiKey
 from ..services import connect_sessions
 from .auth import require_scope
@@ -34,7 +36,7 @@ def create_connect_session(request: HttpRequest, payload: ConnectSessionIn) -> S
             email=payload.user.email or "",
             display_name=payload.user.name or "",
         )
-    except connect_sessions.InvalidConnectSession as problem:
+    except InvalidConnectSession as problem:
         raise Problem(422, str(problem), kind="invalid-request") from None
     path = reverse("connections:connect-session", args=[made.token])
     if settings.CONNECTAPP_PUBLIC_URL:

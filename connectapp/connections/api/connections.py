@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Query, Router, Schema
 
-from connectapp.exceptions import AccessRevoked, ProviderUnavailable
+from connectapp.exceptions import AccessRevoked, ProviderUnavailable, ProxyRefused
 from connectapp.providers import registry
 
 from .. import services
@@ -32,6 +32,18 @@ PAGE_SIZE = 100
 ERRORS = {code: ProblemOut for code in (401, 403, 404, 422, 429)}
 #: Characters left as they are when the proxied path is quoted again for the provider.
 PATH_SAFE = "/:@!$&'()*+,;=-._~"
+Refusal = ProxyRefused.Reason
+#: The status (and problem kind) the proxy answers with for each reason it cannot forward.
+PROXY_REFUSAL = {
+    Refusal.NO_API_BASE: (404, ""),
+    Refusal.BAD_PATH: (400, ""),
+    Refusal.METHOD_NOT_FORWARDED: (405, ""),
+    Refusal.NEEDS_RECONNECT: (409, "needs-reconnect"),
+    Refusal.RATE_LIMITED: (429, ""),
+    Refusal.UNREACHABLE: (502, ""),
+    Refusal.UNAVAILABLE: (503, ""),
+    Refusal.TIMED_OUT: (504, ""),
+}
 
 
 class LinkFilters(Schema):
@@ -214,11 +226,9 @@ def proxy(request: HttpRequest, link_id: int, path: str) -> HttpResponse:
             request.headers,
             request.body,
         )
-    except proxying.ProxyRefused as refusal:
-        kind = "needs-reconnect" if refusal.status == 409 else ""
-        raise Problem(
-            refusal.status, str(refusal), kind=kind, retry_after=refusal.retry_after
-        ) from None
+    except ProxyRefused as refusal:
+        status, kind = PROXY_REFUSAL[refusal.reason]
+        raise Problem(status, str(refusal), kind=kind, retry_after=refusal.retry_after) from None
     apikeys.count_use(api_key, account, ApiUsage.Kind.PROXY)
     response = StreamingHttpResponse(answer.chunks(), status=answer.status)
     for name, value in answer.headers.items():

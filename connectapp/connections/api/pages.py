@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from connectapp.exceptions import SessionRefused
 from connectapp.providers import registry
 
 from ..services import connect_sessions
@@ -31,7 +32,7 @@ def connect_session(request: HttpRequest, token: str) -> HttpResponse:
         )
     try:
         user, session = connect_sessions.open_session(token)
-    except connect_sessions.SessionRefused as refusal:
+    except SessionRefused as refusal:
         return _refused(request, refusal)
     login(request, user, backend=BACKEND)
     connect_sessions.remember(request.session, session)
@@ -46,10 +47,18 @@ def _providers(names: list[str]) -> list:
     return [registry.get(name) for name in names]
 
 
-def _refused(request: HttpRequest, refusal: connect_sessions.SessionRefused) -> HttpResponse:
+#: An unknown link is not found; a used or expired one is gone for good.
+REFUSAL_STATUS = {
+    SessionRefused.Reason.UNKNOWN: 404,
+    SessionRefused.Reason.USED: 410,
+    SessionRefused.Reason.EXPIRED: 410,
+}
+
+
+def _refused(request: HttpRequest, refusal: SessionRefused) -> HttpResponse:
     return render(
         request,
         "connections/connect_session_refused.html",
         {"message": str(refusal)},
-        status=refusal.status,
+        status=REFUSAL_STATUS[refusal.reason],
     )

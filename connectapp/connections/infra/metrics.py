@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ..outcomes import TaskOutcome
 from . import store
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ SECONDS_KEY = store.PREFIX + "outcomes:seconds"
 class Observation:
     """Filled in by the observed block: what came of it."""
 
-    outcome: str = "error"
+    outcome: str = TaskOutcome.ERROR
 
 
 @dataclass(frozen=True)

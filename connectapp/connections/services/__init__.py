@@ -6,6 +6,7 @@ functions. Locks are taken in them, at the call site, with `select_for_update()`
 `transaction.atomic()`.
 """
 
+from ..outcomes import TaskOutcome
 from .app_tokens import app_access_token, app_session
 from .connect import begin_connect, complete_connect
 from .disconnect import disconnect, mark_needs_reconnect
@@ -30,6 +31,7 @@ __all__ = [
     "RESCUED",
     "SAVE_RETRY_DELAYS",
     "RefreshOutcome",
+    "TaskOutcome",
     "VerifyOutcome",
     "app_access_token",
     "app_session",

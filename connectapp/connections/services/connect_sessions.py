@@ -113,7 +113,7 @@ def refusal_of(session: ConnectSession | None) -> SessionRefused | None:
     if session is None:
         return SessionRefused(
             gettext("This connection link is not valid. Ask the site that sent you for a new one."),
-            404,
+            SessionRefused.Reason.UNKNOWN,
         )
     if session.used_at is not None:
         return SessionRefused(
@@ -121,12 +121,12 @@ def refusal_of(session: ConnectSession | None) -> SessionRefused | None:
                 "This connection link was already used. Each link works once: ask the site "
                 "that sent you for a new one."
             ),
-            410,
+            SessionRefused.Reason.USED,
         )
     if session.expires_at <= timezone.now():
         return SessionRefused(
             gettext("This connection link has expired. Ask the site that sent you for a new one."),
-            410,
+            SessionRefused.Reason.EXPIRED,
         )
     return None
 

@@ -15,7 +15,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.utils.translation import gettext
 
-from connectapp.exceptions import FlowError
+from connectapp.exceptions import DecryptionError, FlowError
 from connectapp.providers.base import Authorization, Provider
 
 from .. import crypto
@@ -101,7 +101,7 @@ def take_flow(
         raise FlowError(gettext("This connection attempt has expired. Please start again."))
     try:
         return json.loads(crypto.decrypt(flow["pending"]))
-    except crypto.DecryptionError:
+    except DecryptionError:
         # Started under an encryption key that has since been removed from the list.
         raise FlowError(
             gettext("This connection attempt can no longer be read. Please start again.")

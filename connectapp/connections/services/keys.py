@@ -2,7 +2,8 @@
 
 from django.db import transaction
 
-from .. import crypto
+from connectapp.exceptions import DecryptionError
+
 from ..models import SECRET_FIELDS, LinkedAccount
 
 
@@ -15,8 +16,8 @@ def rotate_keys() -> int:
             rows = LinkedAccount.objects.filter(pk=link_id)
             try:
                 raw = rows.locked().values(*SECRET_FIELDS).first()
-            except crypto.DecryptionError as problem:
-                raise crypto.DecryptionError(f"link {link_id}: {problem}") from None
+            except DecryptionError as problem:
+                raise DecryptionError(f"link {link_id}: {problem}") from None
             if raw is None:
                 continue
             present = [name for name in SECRET_FIELDS if raw[name]]

@@ -27,6 +27,7 @@ from ..infra import ratelimit
 from ..models import LinkedAccount
 
 logger = logging.getLogger(__name__)
+Refusal = ProxyRefused.Reason
 
 #: Request headers passed on to the provider; every other one (Authorization, Cookie, …) stays.
 FORWARDED_REQUEST_HEADERS = (
@@ -84,7 +85,9 @@ class ProxyAnswer:
 def target_url(base: str, path: str, query: str) -> str:
     """Return the provider URL for `path` below `base`; `ProxyRefused` when it would leave it."""
     if not base:
-        raise ProxyRefused("This provider declares no API base URL to forward to.", 404)
+        raise ProxyRefused(
+            "This provider declares no API base URL to forward to.", Refusal.NO_API_BASE
+        )
     decoded = unquote(path)
     if (
         "://" in decoded
@@ -92,17 +95,19 @@ def target_url(base: str, path: str, query: str) -> str:
         or "\\" in decoded
         or any(ord(char) < 0x20 for char in decoded)
     ):
-        raise ProxyRefused("The path must be relative to the provider's API base.", 400)
+        raise ProxyRefused(
+            "The path must be relative to the provider's API base.", Refusal.BAD_PATH
+        )
     segments = decoded.split("/")
     if ".." in segments or "." in segments:
-        raise ProxyRefused("The path may not contain '.' or '..' segments.", 400)
+        raise ProxyRefused("The path may not contain '.' or '..' segments.", Refusal.BAD_PATH)
     url = f"{base.rstrip('/')}/{path}" + (f"?{query}" if query else "")
     parts, root = urlsplit(url), urlsplit(base)
     root_path = root.path.rstrip("/") + "/"
     if (parts.scheme, parts.netloc) != (root.scheme, root.netloc) or not parts.path.startswith(
         root_path
     ):
-        raise ProxyRefused("The path must stay below the provider's API base.", 400)
+        raise ProxyRefused("The path must stay below the provider's API base.", Refusal.BAD_PATH)
     return url
 
 
@@ -114,9 +119,11 @@ def _session(account: LinkedAccount) -> requests.Session:
         else:
             session = services.authorized_session(account)
     except AccessRevoked as refusal:
-        raise ProxyRefused(f"The link needs reconnecting: {refusal}", 409) from None
+        raise ProxyRefused(
+            f"The link needs reconnecting: {refusal}", Refusal.NEEDS_RECONNECT
+        ) from None
     except ProviderUnavailable as outage:
-        raise ProxyRefused(str(outage), 503, outage.retry_after) from None
+        raise ProxyRefused(str(outage), Refusal.UNAVAILABLE, outage.retry_after) from None
     session.refuse_redirects = False
     return session
 
@@ -136,7 +143,7 @@ def forward(
     """
     method = method.upper()
     if method not in METHODS:
-        raise ProxyRefused(f"Method {method} is not forwarded.", 405)
+        raise ProxyRefused(f"Method {method} is not forwarded.", Refusal.METHOD_NOT_FORWARDED)
     provider = registry.get(account.provider)
     url = target_url(provider.api_base_url, path, query)
     wanted = {name.lower() for name in FORWARDED_REQUEST_HEADERS}
@@ -150,10 +157,14 @@ def forward(
         remaining = deadline - time.monotonic()
         wait = ratelimit.wait_turn(provider.name, max_wait=max(0.0, remaining - 1))
         if wait:
-            raise ProxyRefused(f"{provider.display_name}'s rate limit is reached.", 429, wait)
+            raise ProxyRefused(
+                f"{provider.display_name}'s rate limit is reached.", Refusal.RATE_LIMITED, wait
+            )
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise ProxyRefused(f"{provider.display_name} did not answer in time.", 504)
+            raise ProxyRefused(
+                f"{provider.display_name} did not answer in time.", Refusal.TIMED_OUT
+            )
         try:
             with transport_errors(provider.display_name):
                 response = session.request(
@@ -166,7 +177,7 @@ def forward(
                     timeout=min(settings.CONNECTAPP_HTTP_TIMEOUT, remaining),
                 )
         except ProviderUnavailable as outage:
-            raise ProxyRefused(str(outage), 502) from None
+            raise ProxyRefused(str(outage), Refusal.UNREACHABLE) from None
         if response.status_code == 401 and provider.supports_refresh and not refreshed:
             response.close()
             refreshed = True
@@ -193,9 +204,11 @@ def _refresh_after_refusal(account: LinkedAccount) -> None:
     try:
         outcome = services.refresh(account.pk, actor="api-proxy", force=True)
     except ProviderUnavailable as outage:
-        raise ProxyRefused(str(outage), 503, outage.retry_after) from None
-    if outcome == "needs_reconnect":
-        raise ProxyRefused("The link needs reconnecting: the provider refused its tokens.", 409)
+        raise ProxyRefused(str(outage), Refusal.UNAVAILABLE, outage.retry_after) from None
+    if outcome == services.RefreshOutcome.NEEDS_RECONNECT:
+        raise ProxyRefused(
+            "The link needs reconnecting: the provider refused its tokens.", Refusal.NEEDS_RECONNECT
+        )
 
 
 def _answer_headers(response: requests.Response) -> dict[str, str]:

@@ -8,16 +8,18 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from connectapp.connections.infra import connect_limit, metrics, ratelimit, store
+from connectapp.exceptions import TooManyStarts
 
 from .conftest import in_another_process
 
 START = """
 from types import SimpleNamespace
 from connectapp.connections.infra import connect_limit
+from connectapp.exceptions import TooManyStarts
 try:
     connect_limit.check_flow_start(SimpleNamespace(pk={pk}))
     print("allowed")
-except connect_limit.TooManyStarts:
+except TooManyStarts:
     print("refused")
 """
 
@@ -83,7 +85,7 @@ def test_without_redis_everything_is_kept_in_this_process(settings):
     assert ratelimit.wait_turn("discogs", max_wait=0) == 0
     assert 0.9 <= ratelimit.wait_turn("discogs", max_wait=0) <= 1.0
     connect_limit.check_flow_start(SimpleNamespace(pk=9104))
-    with pytest.raises(connect_limit.TooManyStarts):
+    with pytest.raises(TooManyStarts):
         connect_limit.check_flow_start(SimpleNamespace(pk=9104))
     metrics.record("verify", "discogs", "verified", 0.1)
     assert [(row.operation, row.count) for row in metrics.outcome_counts()] == [("verify", 1)]

@@ -147,7 +147,7 @@ def test_a_callback_in_another_browser_session_is_refused(pinterest, signed_in, 
 
 def test_pinterests_error_at_the_code_exchange_is_a_clear_4xx(pinterest, signed_in):
     callback = approve(signed_in)
-    standin.register_client("sandbox-pinterest-client", "a-secret-this-site-does-not-have")
+    standin.register_app("sandbox-pinterest-client", "a-secret-this-site-does-not-have")
 
     response = signed_in.get(path_of(callback))
 

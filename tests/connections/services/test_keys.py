@@ -12,8 +12,9 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from connectapp.connections import crypto, services
+from connectapp.connections import services
 from connectapp.connections.models import LinkedAccount
+from connectapp.exceptions import DecryptionError
 from tests.factories import DiscogsAccountFactory
 from tests.support import discogs_support, pinterest_support
 from tests.support.flows import discogs_link, path_of
@@ -73,7 +74,7 @@ def test_a_missing_key_is_named_by_every_entry_point(discogs, user, settings):
     link = discogs_link(user)
     settings.TOKEN_ENCRYPTION_KEYS = [OTHER_KEY]
 
-    with pytest.raises(crypto.DecryptionError, match="TOKEN_ENCRYPTION_KEYS"):
+    with pytest.raises(DecryptionError, match="TOKEN_ENCRYPTION_KEYS"):
         services.verify(link.pk)
     with pytest.raises(CommandError, match=f"link {link.pk}: .*TOKEN_ENCRYPTION_KEYS") as caught:
         call_command("connections", "rotate-keys", stdout=io.StringIO())
@@ -95,7 +96,7 @@ def test_a_damaged_stored_value_is_an_error_not_garbage(user, settings):
             ["gAAAAAB-not-a-real-ciphertext", link.pk],
         )
 
-    with pytest.raises(crypto.DecryptionError, match="damaged"):
+    with pytest.raises(DecryptionError, match="damaged"):
         LinkedAccount.objects.get(pk=link.pk)
 
 

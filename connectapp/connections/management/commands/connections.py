@@ -7,13 +7,19 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from connectapp.exceptions import ProviderUnavailable, UnknownProvider
+from connectapp.exceptions import (
+    DecryptionError,
+    InvalidEndpoint,
+    InvalidKeyRequest,
+    ProviderUnavailable,
+    UnknownProvider,
+)
 from connectapp.providers import registry
 
 from ... import selectors, services
-from ...crypto import DecryptionError
 from ...infra import metrics
 from ...models import ApiKey, LinkedAccount, WebhookDelivery, WebhookEndpoint
+from ...outcomes import TaskOutcome
 from ...services import apikeys, webhooks
 
 Status = LinkedAccount.Status
@@ -149,7 +155,7 @@ class Command(BaseCommand):
         wanted = [name.strip() for name in events.split(",") if name.strip()]
         try:
             endpoint, secret = webhooks.create_endpoint(url, wanted, description=description)
-        except webhooks.InvalidEndpoint as problem:
+        except InvalidEndpoint as problem:
             raise CommandError(str(problem)) from None
         self.stdout.write(
             f"endpoint {endpoint.pk}: {endpoint.url} ({', '.join(endpoint.events) or 'all events'})"
@@ -240,7 +246,7 @@ class Command(BaseCommand):
             try:
                 outcome = operation(account_id)
             except ProviderUnavailable as outage:
-                outcome = f"provider unavailable ({outage}); try again later"
+                outcome = f"provider {TaskOutcome.UNAVAILABLE} ({outage}); try again later"
             except DecryptionError as problem:
                 outcome = f"not attempted: {problem}"
             except UnknownProvider as missing:
@@ -281,7 +287,7 @@ def handle_api_key(command: BaseCommand, *, key_action: str, **options) -> None:
         made = apikeys.create_key(
             options["name"], options["scopes"].split(","), options["providers"].split(",")
         )
-    except apikeys.InvalidKeyRequest as problem:
+    except InvalidKeyRequest as problem:
         raise CommandError(str(problem)) from None
     key = made.api_key
     command.stdout.write(
