@@ -6,7 +6,7 @@ import os
 import signal
 from datetime import timedelta
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from connectapp.connections import services, tasks
@@ -117,3 +117,30 @@ def test_a_worker_killed_mid_refresh_leaves_the_link_consistent_and_the_refresh_
     assert sorted(call.status for call in standin.calls("token")) == [200, 400]
     assert stored(account).refresh_token == refreshed.refresh_token
     assert standin.refresh_token_is_live(refreshed.refresh_token)
+
+
+def sessions_opened() -> int:
+    """Return how many sessions PostgreSQL has opened to this database so far."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def test_a_worker_process_keeps_its_database_connection_across_refreshes(
+    pinterest, user, start_worker
+):
+    links = [pinterest_link(user, f"pinner-{n}") for n in range(20)]
+    before = sessions_opened()
+
+    worker = start_worker(concurrency=2)
+    for link in links:
+        tasks.refresh_account.delay(link.pk)
+    wait_until(lambda: finished("refresh") == 20, what="20 refreshes")
+    worker.stop()
+
+    assert outcomes("refresh") == {"refreshed": 20}
+    # One connection per pool process, and one for the worker's main process at most; the
+    # counts reach the statistics when each session ends (stopping the worker ends them).
+    wait_until(lambda: sessions_opened() - before >= 1, what="the sessions to be counted")
+    assert sessions_opened() - before <= 2 + 1
