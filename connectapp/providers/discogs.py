@@ -30,7 +30,7 @@ from connectapp.exceptions import (
 )
 
 from .base import Authorization, Identity, Provider, TokenSet
-from .http import error_message, json_body, raise_for_outage, transport_errors
+from .http import error_message, json_body, keep_alive, raise_for_outage, transport_errors
 
 SIGNATURE_METHODS = ("HMAC-SHA1", "PLAINTEXT")
 PROVIDER = "Discogs"
@@ -154,7 +154,7 @@ class Discogs(Provider):
     def _client(**credentials: Any) -> DiscogsSession:
         client = DiscogsSession(**credentials)
         client.hooks["response"].append(_outages_raise)
-        return client
+        return keep_alive(client)
 
     @staticmethod
     def _fetch_token(fetch, url: str, *, refused) -> dict[str, str]:

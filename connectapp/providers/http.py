@@ -6,6 +6,8 @@ to the provider module, which knows what the provider's own "no" looks like.
 """
 
 import json
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
@@ -14,11 +16,45 @@ from typing import Any
 
 import requests
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
 
 from connectapp.exceptions import ProviderUnavailable
 
 #: A longer `Retry-After` is a provider's mistake; we come back after this many seconds.
 MAX_RETRY_AFTER = 24 * 60 * 60.0
+#: Hosts a thread keeps connections to (a provider has one or two: its API and its OAuth).
+KEPT_HOSTS = 32
+
+
+class _KeptAdapter(HTTPAdapter):
+    """Connections kept alive for a thread: they outlive the sessions that mount them, so
+    closing a session (Authlib's are per call) leaves them open for the next one."""
+
+    def close(self) -> None:
+        """Keep the connections: they belong to the thread, not to the session."""
+
+
+_kept = threading.local()
+
+
+def _forget_kept_connections() -> None:
+    """A forked child must not share its parent's sockets: it starts with none."""
+    global _kept
+    _kept = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_kept_connections)
+
+
+def keep_alive(session: requests.Session) -> requests.Session:
+    """Return `session` sending through this thread's kept-alive connections (one pool per host,
+    per thread, per process: safe across threads and forks)."""
+    adapter = getattr(_kept, "adapter", None)
+    if adapter is None:
+        adapter = _kept.adapter = _KeptAdapter(pool_connections=KEPT_HOSTS)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

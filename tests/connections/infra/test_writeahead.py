@@ -9,7 +9,7 @@ from connectapp.connections import services
 from connectapp.connections.infra import store, writeahead
 from connectapp.connections.models import LinkedAccount
 from connectapp.providers.base import TokenSet
-from tests.providers.pinterest_support import pinterest_link
+from tests.support.pinterest_support import pinterest_link
 
 from .conftest import in_another_process
 
