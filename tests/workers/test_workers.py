@@ -143,3 +143,20 @@ def test_a_worker_process_keeps_its_database_connection_across_refreshes(
     # counts reach the statistics when each session ends (stopping the worker ends them).
     wait_until(lambda: sessions_opened() - before >= 1, what="the sessions to be counted")
     assert sessions_opened() - before <= 2 + 1
+
+
+def test_links_the_sweep_publishes_in_bulk_are_each_refreshed_once_by_a_worker(
+    pinterest, user, start_worker
+):
+    links = [pinterest_link(user, f"pinner-{n}") for n in range(12)]
+    assert tasks.refresh_due() == 12
+
+    start_worker(concurrency=2)
+
+    wait_until(lambda: finished("refresh") == 12, what="12 refreshes")
+    assert outcomes("refresh") == {"refreshed": 12}
+    assert len(standin.calls("token")) == 12
+    for link in links:
+        refreshed = stored(link)
+        assert standin.refresh_token_is_live(refreshed.refresh_token)
+        assert RefreshSchedule.objects.get(pk=link.pk).queued_at is None
