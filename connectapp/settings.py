@@ -255,6 +255,10 @@ CONNECTAPP_REFRESH_LEASE = timedelta(
 CONNECTAPP_RECONNECT_WARNING = timedelta(
     seconds=env.int("CONNECTAPP_RECONNECT_WARNING_SECONDS", default=14 * 24 * 60 * 60)
 )
+# Routine refresh events (a token refreshed as planned) are deleted after this many days;
+# every change of a link's state is kept. Pruned in small batches on the schedule.
+CONNECTAPP_EVENT_RETENTION = timedelta(days=env.int("CONNECTAPP_EVENT_RETENTION_DAYS", default=90))
+CONNECTAPP_EVENT_PRUNE_INTERVAL = timedelta(hours=1)
 CELERY_BEAT_SCHEDULE = {
     "refresh-due-links": {
         "task": "connectapp.connections.tasks.refresh_due",
@@ -266,6 +270,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "connectapp.connections.tasks.verify_all",
         "schedule": CONNECTAPP_VERIFY_INTERVAL.total_seconds(),
         "options": {"expires": CONNECTAPP_VERIFY_INTERVAL.total_seconds()},
+    },
+    "prune-events": {
+        "task": "connectapp.connections.tasks.prune_events",
+        "schedule": CONNECTAPP_EVENT_PRUNE_INTERVAL.total_seconds(),
+        "options": {"expires": CONNECTAPP_EVENT_PRUNE_INTERVAL.total_seconds()},
     },
 }
 # Requests to each provider allowed per period, shared by every worker (`name=count/period`,

@@ -130,6 +130,12 @@ def verify_all() -> int:
     return count
 
 
+@shared_task(**SWEEP_TASK)
+def prune_events() -> int:
+    """Delete routine refresh events past the retention period; answers how many."""
+    return services.prune_routine_events(settings.CONNECTAPP_EVENT_RETENTION)
+
+
 def _batched(ids, size: int):
     batch = []
     for account_id in ids:
