@@ -10,8 +10,8 @@ values: one round trip. What the worker receives is exactly what `apply_async` w
 sent (tests compare them and run them through a real worker). Only Celery's publish signals
 (`before_task_publish`, `after_task_publish`) are not sent for the copies.
 
-Any other broker (the demo's file-system one), a routed exchange or a priority falls back to
-`apply_async` per message.
+Any other broker (the demo's file-system one), a routed exchange, a priority or eager mode
+(tasks run where they are sent) falls back to `apply_async` per message.
 """
 
 import base64
@@ -69,6 +69,10 @@ def publish_each(task: Task, link_ids: Sequence[int], *rest) -> None:
     On Redis, one round trip for all of them, in order (the first id is consumed first).
     """
     if not link_ids:
+        return
+    if task.app.conf.task_always_eager:
+        for link_id in link_ids:
+            task.apply_async((link_id, *rest))
         return
     with task.app.producer_or_acquire() as producer:
         template = Template(task, rest) if _is_redis(producer) else None
