@@ -42,9 +42,13 @@ test: lint
 		CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
-## Benchmark the sweep and real workers (PostgreSQL and Redis running; a database
-## `<name>_bench` is created and dropped). BENCH_ARGS="--sizes 10000 --concurrency 1,4" etc.
+## Benchmark connectapp against the physical floor, then the API and the events (PostgreSQL
+## and Redis running; a database `<name>_bench` is created and dropped each time).
+## BENCH_ARGS="--sizes 10000,100000,1000000" etc.; SURFACE_ARGS="--api-clients 1,4" etc.
 bench: venv
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 		CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m bench $(BENCH_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+		CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(PY) -m bench.surface $(SURFACE_ARGS)

@@ -1,55 +1,50 @@
-"""`python -m bench` (or `make bench`): the background side at scale, one command, one table.
+"""`python -m bench` (or `make bench`): connectapp against the physical floor, in one table.
 
-1. Sweep, by number of links N: N links in PostgreSQL (a tenth of them due), then the refresh
-   sweep: its time, its peak Python memory, its SQL statements, the time of the next sweep
-   (everything due is queued already) and the SQL statements of one refresh at that N.
-2. Refresh throughput, by worker concurrency: real Celery workers (prefork) refresh links
-   against the Pinterest stand-in over HTTP, which answers each token request after a fixed
-   latency. Refreshes per second, and what a refresh costs beyond the stand-in's latency.
-3. The backend API (`bench/api.py`): the credentials endpoint's requests per second and p50/p99
-   for a link that needs no refresh, and the proxy's added latency over a direct call.
-4. Events: the outbox INSERTs a refresh makes (one) and the time that INSERT adds to it, and
-   events delivered per second by real workers to a receiver on 127.0.0.1 (signed, over HTTP;
-   the bench process only writes the outbox rows and publishes their fan-out).
+1. One refresh in this process, token endpoint answering at once: the floor (one POST on a
+   kept-alive session, then SELECT … FOR UPDATE and one UPDATE of a row with two Fernet
+   encryptions, COMMIT, on a table with nothing else) against `services.refresh_queued()`,
+   alternated, median of 3 repetitions: wall, CPU, SQL statements, Redis round trips, new TCP
+   connections; and the HOT share of the link table's updates.
+2. Real Celery workers (prefork) at concurrency 1, 2, 4, 8, with the token endpoint answering
+   at once and after 50 ms: refreshes per second, and what a refresh costs through a worker.
+3. The sweep at N links (a tenth due): per due link against the floor (one indexed SELECT of
+   the due ids and a pipelined LPUSH of same-size messages), its peak Python memory.
+4. The events table over a simulated year of hourly refreshes with the retention pruning.
 
-It runs in a database of its own (`<DATABASE_URL's name>_bench`, created and dropped) and on
-the Redis broker of `CELERY_BROKER_URL`; the stand-in is served from this process in a thread,
-so its latency is set directly, and the workers reach it by `PINTEREST_API_URL`.
+The token endpoint is a minimal keep-alive HTTP server in this process (any refresh token
+gets new tokens), so what is measured is connectapp, not a stand-in's OAuth validation. It
+runs in a database of its own (`<DATABASE_URL's name>_bench`, created and dropped) and on the
+Redis broker of `CELERY_BROKER_URL`.
 """
 
 import argparse
+import json
 import os
 import secrets
 import socket
+import statistics
 import sys
 import tempfile
 import threading
 import time
 import tracemalloc
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-if TYPE_CHECKING:
-    from tests.support.workers import Worker
-
 ROOT = Path(__file__).resolve().parent.parent
+CLIENT = ("bench-client", "bench-secret")
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     numbers = lambda text: [int(part) for part in text.split(",") if part]  # noqa: E731
     parser.add_argument(
-        "--sizes", type=numbers, default=[10_000, 100_000], help="N, e.g. 10000,100000"
+        "--sizes", type=numbers, default=[10_000, 100_000], help="sweep N, e.g. 10000,1000000"
     )
-    parser.add_argument("--due", type=float, default=0.1, help="share of the N links due (0.1)")
-    parser.add_argument("--concurrency", type=numbers, default=[1, 4, 8], help="e.g. 1,4,8")
-    parser.add_argument("--refreshes", type=int, default=600, help="links refreshed per run")
-    parser.add_argument("--latency", type=float, default=0.05, help="stand-in latency, seconds")
-    parser.add_argument("--api-requests", type=int, default=2000, help="API requests per run")
-    parser.add_argument("--api-clients", type=numbers, default=[1, 4], help="e.g. 1,4")
-    parser.add_argument("--events", type=int, default=2000, help="events in the webhook burst")
+    parser.add_argument("--concurrency", type=numbers, default=[1, 2, 4, 8], help="e.g. 1,4,8")
+    parser.add_argument("--refreshes", type=int, default=300, help="in-process, per repetition")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     return parser.parse_args()
 
@@ -60,9 +55,48 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def bench_environment(port: int) -> dict[str, str]:
-    """The settings of this process, in a database of its own: the stand-ins on, which the
-    settings allow only under DEBUG (turned off again once loaded, see `main`)."""
+class TokenEndpoint(BaseHTTPRequestHandler):
+    """Answers every POST with new tokens after `latency` seconds, keeping the connection."""
+
+    protocol_version = "HTTP/1.1"
+    # One write per answer, sent at once (no Nagle delay waiting for the client's ACK).
+    wbufsize = -1
+    disable_nagle_algorithm = True
+    latency = 0.0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.latency:
+            time.sleep(self.latency)
+        body = json.dumps(
+            {
+                "access_token": "pina_" + secrets.token_urlsafe(32),
+                "refresh_token": "pinr_" + secrets.token_urlsafe(32),
+                "token_type": "bearer",
+                "expires_in": 30 * 24 * 3600,
+                "refresh_token_expires_in": 365 * 24 * 3600,
+                "scope": "user_accounts:read",
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve_token_endpoint(port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port), TokenEndpoint)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def bench_environment(token_port: int) -> dict[str, str]:
+    """The settings of this process and its workers, in a database of their own."""
     database = urlsplit(os.environ.get("DATABASE_URL", ""))
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if database.scheme not in ("postgres", "postgresql", "pgsql") or not broker.startswith("redis"):
@@ -73,34 +107,18 @@ def bench_environment(port: int) -> dict[str, str]:
     return {
         "DATABASE_URL": urlunsplit(database._replace(path=f"/{name}_bench")),
         "CELERY_BROKER_URL": broker,
-        "DEBUG": "true",
+        "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
-        "CONNECTAPP_SANDBOX": "true",
-        "CONNECTAPP_SANDBOX_URL": f"http://127.0.0.1:{port}/sandbox",
-        "CONNECTAPP_RATE_LIMITS": "discogs=60/m",
-        "CONNECTAPP_API_RATE_LIMIT": "0/60",
-        "LOG_LEVEL": "WARNING",
-        "CONNECTAPP_WEBHOOK_ALLOW_PRIVATE": "true",  # the bench's receiver is on 127.0.0.1
-        "CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY": "16",
-        "STATIC_ROOT": tempfile.mkdtemp(prefix="connectapp-bench-static-"),
-    }
-
-
-def worker_environment(environment: dict[str, str]) -> dict[str, str]:
-    """Return the workers' settings: production-like (DEBUG and the sandbox off), with Pinterest
-    pointed at the stand-in this process serves."""
-    base = environment["CONNECTAPP_SANDBOX_URL"]
-    return {
-        **environment,
-        "DEBUG": "false",
         "CONNECTAPP_SANDBOX": "false",
-        "PINTEREST_CLIENT_ID": "sandbox-pinterest-client",
-        "PINTEREST_CLIENT_SECRET": "sandbox-pinterest-secret",
-        "PINTEREST_API_URL": f"{base}/pinterest/v5",
-        "PINTEREST_AUTHORIZE_URL": f"{base}/pinterest/oauth/",
+        "CONNECTAPP_RATE_LIMITS": "discogs=60/m",
+        "PINTEREST_CLIENT_ID": CLIENT[0],
+        "PINTEREST_CLIENT_SECRET": CLIENT[1],
+        "PINTEREST_API_URL": f"http://127.0.0.1:{token_port}/v5",
+        "LOG_LEVEL": "WARNING",
+        "STATIC_ROOT": tempfile.mkdtemp(prefix="connectapp-bench-static-"),
     }
 
 
@@ -116,48 +134,96 @@ def recreate_database(url: str, *, drop_only: bool = False) -> None:
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
-def serve_in_thread(port: int):
-    """The app, stand-ins included, on a threaded WSGI server in this process."""
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-    from django.core.wsgi import get_wsgi_application
+# --- counting what a piece of code does -------------------------------------------------------
 
-    class QuietHandler(WSGIRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
 
-    class Server(ThreadedWSGIServer):
-        request_queue_size = 128
-
-    server = Server(("127.0.0.1", port), QuietHandler, allow_reuse_address=True)
-    server.set_app(get_wsgi_application())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+class Counts:
+    def __init__(self) -> None:
+        self.sql = self.redis = self.tcp = 0
 
 
 @contextmanager
-def counted_queries():
-    """Counts SQL statements without keeping them (so memory figures stay honest)."""
+def counted():
+    """Count SQL statements, Redis round trips and new TCP connections (HTTP, PostgreSQL,
+    Redis) made in this thread meanwhile, without keeping them."""
+    import redis.connection
+    import urllib3.util.connection
     from django.db import connection
+    from django.db.backends.signals import connection_created
 
-    count = [0]
+    counts = Counts()
+    main = threading.get_ident()
+    mine = lambda: threading.get_ident() == main  # noqa: E731
 
-    def counter(execute, sql, params, many, context):
-        count[0] += 1
+    def statement(execute, sql, params, many, context):
+        counts.sql += 1
         return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(counter):
-        yield count
+    send = redis.connection.AbstractConnection.send_packed_command
+    connect = redis.connection.AbstractConnection._connect
+    create = urllib3.util.connection.create_connection
+
+    def sent(self, command, check_health=True):
+        counts.redis += mine()
+        return send(self, command, check_health)
+
+    def redis_connected(self):
+        counts.tcp += mine()
+        return connect(self)
+
+    def http_connected(*args, **kwargs):
+        counts.tcp += mine()
+        return create(*args, **kwargs)
+
+    def database_connected(**kwargs):
+        counts.tcp += mine()
+
+    redis.connection.AbstractConnection.send_packed_command = sent
+    redis.connection.AbstractConnection._connect = redis_connected
+    urllib3.util.connection.create_connection = http_connected
+    connection_created.connect(database_connected)
+    try:
+        with connection.execute_wrapper(statement):
+            yield counts
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = send
+        redis.connection.AbstractConnection._connect = connect
+        urllib3.util.connection.create_connection = create
+        connection_created.disconnect(database_connected)
+
+
+@contextmanager
+def timed():
+    """Yield a dict that receives `wall` and `cpu` seconds when the block ends."""
+    spent = {}
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield spent
+    spent["wall"] = time.perf_counter() - wall
+    spent["cpu"] = time.process_time() - cpu
+
+
+def table_updates(table: str) -> tuple[int, int]:
+    """Return the table's (updates, HOT updates) so far, this backend's included."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = %s", [table]
+        )
+        return cursor.fetchone()
+
+
+# --- links ------------------------------------------------------------------------------------
 
 
 def reset_links() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE connections_apiusage, connections_deliveryattempt, "
-            "connections_webhookdelivery, connections_announcedevent, "
-            "connections_connectionevent, connections_linkedaccount"
-        )
+        cursor.execute("TRUNCATE connections_connectionevent, connections_linkedaccount CASCADE")
 
 
 def bench_user():
@@ -168,8 +234,9 @@ def bench_user():
 
 
 def insert_links(count: int, due: float) -> None:
-    """`count` Pinterest links in one INSERT … SELECT; every `1/due`-th one is due. Their
-    tokens are one encrypted placeholder (the sweep never reads them)."""
+    """`count` Pinterest links in one INSERT … SELECT (the triggers schedule them); every
+    `1/due`-th one is due. Their tokens are one encrypted placeholder, which the bench's token
+    endpoint takes as any other."""
     from django.db import connection
 
     from connectapp.connections import crypto
@@ -184,7 +251,8 @@ def insert_links(count: int, due: float) -> None:
                token_secret, refresh_token, expires_at, refresh_expires_at, last_error,
                created_at, updated_at)
             SELECT %s, 'pinterest', 'bench-' || n, 'bench' || n, '[]', 'active', %s, '', %s,
-                   CASE WHEN n %% %s = 0 THEN now() + (n %% 48) * interval '1 hour'
+                   CASE WHEN n %% %s = 0
+                        THEN now() - interval '1 minute' + (n %% 48) * interval '1 hour'
                         ELSE now() + interval '20 days' + (n %% 200) * interval '1 hour' END,
                    now() + interval '300 days', '', now(), now()
             FROM generate_series(1, %s) AS n
@@ -192,106 +260,150 @@ def insert_links(count: int, due: float) -> None:
             [bench_user().pk, placeholder, placeholder, every, count],
         )
         cursor.execute("ANALYZE connections_linkedaccount")
+        cursor.execute("ANALYZE connections_refreshschedule")
 
 
-def give_real_tokens(ids: list[int]) -> None:
-    """Tokens the stand-in issued, so these links can really be refreshed."""
+# --- 1. one refresh in this process -----------------------------------------------------------
+
+
+FLOOR_TABLE = "bench_floor"
+
+
+def make_floor_table(count: int) -> None:
+    """The floor's rows: a token pair and an expiry, a primary key, nothing else."""
+    from django.db import connection
+
+    from connectapp.connections import crypto
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {FLOOR_TABLE} (id bigint PRIMARY KEY, access_token text, "
+            "refresh_token text, expires_at timestamptz) WITH (fillfactor = 80)"
+        )
+        cursor.execute(
+            f"INSERT INTO {FLOOR_TABLE} SELECT n, %s, %s, now() FROM generate_series(1, %s) n",
+            [crypto.encrypt("a"), crypto.encrypt("r"), count],
+        )
+
+
+def floor_refreshes(session, token_url: str, ids: list[int]) -> None:
+    """The least a correct refresh does: ask, then lock, write both tokens encrypted, commit."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from connectapp.connections import crypto
+
+    for row in ids:
+        answer = session.post(
+            token_url,
+            data={"grant_type": "refresh_token", "refresh_token": "r"},
+            auth=CLIENT,
+            timeout=10,
+        ).json()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT refresh_token FROM {FLOOR_TABLE} WHERE id = %s FOR UPDATE", [row]
+            )
+            cursor.execute(
+                f"UPDATE {FLOOR_TABLE} SET access_token = %s, refresh_token = %s, expires_at = %s "
+                "WHERE id = %s",
+                [
+                    crypto.encrypt(answer["access_token"]),
+                    crypto.encrypt(answer["refresh_token"]),
+                    timezone.now(),
+                    row,
+                ],
+            )
+
+
+def connectapp_refreshes(ids: list[int]) -> None:
+    from connectapp.connections import services
+
+    for link_id in ids:
+        if services.refresh_queued(link_id) != "refreshed":
+            sys.exit(f"link {link_id} was not refreshed")
+
+
+def in_process(refreshes: int, repetitions: int = 3) -> dict:
+    """Alternate floor and connectapp runs over the same rows (made due again between runs,
+    as time does); return the medians per refresh, and the HOT share of the runs' updates."""
+    import requests
+    from django.conf import settings
+    from django.utils import timezone
+
     from connectapp.connections.models import LinkedAccount
-    from connectapp.sandbox.pinterest import standin
-
-    accounts = list(LinkedAccount.objects.filter(pk__in=ids))
-    for account in accounts:
-        answer = standin.issue_tokens(account.username)
-        account.access_token = answer["access_token"]
-        account.refresh_token = answer["refresh_token"]
-    LinkedAccount.objects.bulk_update(accounts, ["access_token", "refresh_token"], batch_size=500)
-
-
-def sweep_row(size: int, due: float) -> dict:
-    from connectapp.connections import services, tasks
-    from connectapp.connections.models import LinkedAccount
-    from tests.support.workers import purge_queues
 
     reset_links()
-    insert_links(size, due)
-    purge_queues()
-    started = time.perf_counter()
-    with counted_queries() as queries:
-        enqueued = tasks.refresh_due()
-    seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    with counted_queries() as repeat_queries:
-        again = tasks.refresh_due()
-    repeat = time.perf_counter() - started
-    # Memory is measured on a second, identical sweep: tracemalloc slows everything down.
-    purge_queues()
-    LinkedAccount.objects.update(refresh_queued_at=None)
-    tracemalloc.start()
-    assert tasks.refresh_due() == enqueued
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    purge_queues()
-    sample = list(
-        LinkedAccount.objects.filter(refresh_queued_at__isnull=False).values_list("pk", flat=True)[
-            :5
-        ]
-    )
-    give_real_tokens(sample)
-    per_refresh = []
-    for account_id in sample:
-        with counted_queries() as refresh_queries:
-            assert services.refresh_queued(account_id) == "refreshed"
-        per_refresh.append(refresh_queries[0])
+    insert_links(refreshes, due=1.0)
+    ids = list(LinkedAccount.objects.order_by("pk").values_list("pk", flat=True))
+    make_floor_table(len(ids))
+    rows = list(range(1, len(ids) + 1))
+    session = requests.Session()
+    token_url = f"{settings.PINTEREST_API_URL}/oauth/token"
+    runs = {"floor": [], "connectapp": []}
+    updates = {"floor": [0, 0], "connectapp": [0, 0]}
+    tables = {"floor": FLOOR_TABLE, "connectapp": "connections_linkedaccount"}
+    for repetition in range(repetitions + 1):  # the first is the warm-up
+        LinkedAccount.objects.filter(pk__in=ids).update(expires_at=timezone.now())
+        for name in ("floor", "connectapp"):
+            before = table_updates(tables[name])
+            with counted() as counts, timed() as spent:
+                if name == "floor":
+                    floor_refreshes(session, token_url, rows)
+                else:
+                    connectapp_refreshes(ids)
+            after = table_updates(tables[name])
+            if repetition:
+                runs[name].append((spent, counts))
+                updates[name][0] += after[0] - before[0]
+                updates[name][1] += after[1] - before[1]
+
+    def median(name: str, measure) -> float:
+        return statistics.median(measure(spent, counts) for spent, counts in runs[name])
+
     return {
-        "N links": f"{size:,}",
-        "due": f"{enqueued:,}",
-        "sweep s": f"{seconds:.2f}",
-        "peak MiB": f"{peak / 2**20:.1f}",
-        "sweep SQL": str(queries[0]),
-        "next sweep ms": f"{repeat * 1000:.1f} ({again} queued, {repeat_queries[0]} SQL)",
-        "SQL per refresh": "/".join(map(str, sorted(set(per_refresh)))),
+        name: {
+            "wall": median(name, lambda s, c: s["wall"]) / refreshes,
+            "cpu": median(name, lambda s, c: s["cpu"]) / refreshes,
+            "sql": median(name, lambda s, c: c.sql) / refreshes,
+            "redis": median(name, lambda s, c: c.redis) / refreshes,
+            "tcp": median(name, lambda s, c: c.tcp) / refreshes,
+            "hot": updates[name][1] / max(1, updates[name][0]),
+        }
+        for name in runs
     }
 
 
-def start_worker(
-    concurrency: int, environment: dict[str, str], log: Path, queue: str = ""
-) -> "Worker":
-    """Return a real worker on `queue` (the provider calls' by default); tests/support starts
-    and stops it."""
-    from django.conf import settings
+# --- 2. real workers --------------------------------------------------------------------------
 
-    from tests.support.workers import WorkerDidNotStart, launch_worker
 
+def through_workers(concurrency: int, latency: float, environment: dict, log: Path) -> dict:
+    """Return refreshes per second and the wall time per refresh of one worker process."""
+    from django.db.models import Max, Min
+
+    from connectapp.connections import tasks
+    from connectapp.connections.models import LinkedAccount
+    from tests.support.workers import WorkerDidNotStart, launch_worker, purge_queues
+
+    count = max(120, 60 * concurrency) if latency else 400
+    reset_links()
+    insert_links(count, due=1.0)
+    purge_queues()
+    TokenEndpoint.latency = latency
+    assert tasks.refresh_due() == count
     try:
-        return launch_worker(
+        worker = launch_worker(
             name="bench",
             concurrency=concurrency,
-            queues=(queue or settings.CONNECTAPP_PROVIDER_QUEUE,),
+            queues=("providers",),
             env={**os.environ, **environment},
             log=log,
             loglevel="WARNING",
         )
     except WorkerDidNotStart as problem:
         sys.exit(f"the worker did not start ({problem}); see {log}")
-
-
-def throughput_row(concurrency: int, count: int, latency: float, environment, log) -> dict:
-    from django.db.models import Max, Min
-
-    from connectapp.connections import tasks
-    from connectapp.connections.infra import metrics
-    from connectapp.connections.models import LinkedAccount
-    from tests.support.workers import purge_queues
-
-    reset_links()
-    insert_links(count, due=1.0)
-    give_real_tokens(list(LinkedAccount.objects.values_list("pk", flat=True)))
-    purge_queues()
-    metrics.reset()
-    assert tasks.refresh_due() == count
-    worker = start_worker(concurrency, environment, log)
     refreshed = LinkedAccount.objects.filter(last_refreshed_at__isnull=False)
-    deadline = time.monotonic() + 60 + count * (latency + 0.5) / concurrency
+    deadline = time.monotonic() + 120 + count * (latency + 0.05)
     try:
         while refreshed.count() < count:
             if time.monotonic() > deadline:
@@ -299,155 +411,138 @@ def throughput_row(concurrency: int, count: int, latency: float, environment, lo
             time.sleep(0.2)
     finally:
         worker.stop(timeout=30)
+        TokenEndpoint.latency = 0.0
     span = refreshed.aggregate(first=Min("last_refreshed_at"), last=Max("last_refreshed_at"))
     elapsed = (span["last"] - span["first"]).total_seconds()
     rate = (count - 1) / elapsed
-    counted = {row.outcome: row for row in metrics.outcome_counts() if row.operation == "refresh"}
-    task_seconds = counted["refreshed"].mean_seconds
-    return {
-        "concurrency": str(concurrency),
-        "refreshes": str(counted["refreshed"].count),
-        "refreshes/s": f"{rate:.1f}",
-        "task ms": f"{task_seconds * 1000:.1f}",
-        "overhead ms": f"{(task_seconds - latency) * 1000:.1f}",
-        "wall per refresh ms": f"{concurrency / rate * 1000:.1f}",
-    }
+    return {"rate": rate, "per_refresh": concurrency / rate}
 
 
-def outbox_row(samples: int = 50) -> dict:
-    """What announcing costs a refresh: its outbox INSERTs and their time, over `samples`."""
-    from connectapp.connections import services
-    from connectapp.connections.models import LinkedAccount
-    from connectapp.connections.services import events as link_events
-
-    reset_links()
-    insert_links(samples, due=1.0)
-    ids = list(LinkedAccount.objects.values_list("pk", flat=True))
-    give_real_tokens(ids)
-    spent: list[float] = []
-    emit = link_events.emit
-
-    def timed(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return emit(*args, **kwargs)
-        finally:
-            spent.append(time.perf_counter() - started)
-
-    link_events.emit = timed
-    inserts = []
-    started = time.perf_counter()
-    try:
-        for account_id in ids:
-            with counted_statements('INSERT INTO "connections_announcedevent"') as count:
-                assert services.refresh(account_id, force=True) == "refreshed"
-            inserts.append(count[0])
-    finally:
-        link_events.emit = emit
-    total = time.perf_counter() - started
-    return {
-        "refreshes": str(samples),
-        "outbox INSERTs per refresh": "/".join(map(str, sorted(set(inserts)))),
-        "outbox ms per refresh": f"{sum(spent) / samples * 1000:.2f}",
-        "refresh ms (stand-in latency incl.)": f"{total / samples * 1000:.1f}",
-    }
+# --- 3. the sweep -----------------------------------------------------------------------------
 
 
-@contextmanager
-def counted_statements(prefix: str):
-    from django.db import connection
-
-    count = [0]
-
-    def counter(execute, sql, params, many, context):
-        count[0] += sql.startswith(prefix)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(counter):
-        yield count
-
-
-def serve_sink() -> tuple[object, str]:
-    """A receiver on 127.0.0.1 that answers 204 to everything; answers it and its URL."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Sink(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}/hooks"
-
-
-def delivery_row(concurrency: int, count: int, environment, log) -> dict:
-    """`count` events written to the outbox at once (a burst), delivered by real workers."""
+def sweep(size: int) -> dict:
+    """Return the sweep's and the floor's seconds per due link at `size` links, and its memory."""
     from django.conf import settings
-    from django.db.models import Max, Min
+    from django.db import connection
+    from django.utils import timezone
 
-    from connectapp.connections.models import AnnouncedEvent, WebhookDelivery, WebhookEndpoint
-    from connectapp.connections.services import events as link_events
-    from connectapp.connections.services import webhooks
+    from connectapp.celery import app
+    from connectapp.connections import tasks
+    from connectapp.connections.models import RefreshSchedule
     from tests.support.workers import purge_queues
 
     reset_links()
-    WebhookEndpoint.objects.all().delete()
+    insert_links(size, due=0.1)
     purge_queues()
-    sink, url = serve_sink()
-    webhooks.create_endpoint(url)
-    events = AnnouncedEvent.objects.bulk_create(
-        AnnouncedEvent(type="link.refreshed", payload={"link": None, "actor": "bench"})
-        for _ in range(count)
-    )
-    for event in events:
-        link_events.publish(event.pk)
-    worker = start_worker(
-        concurrency, worker_environment(environment), log, settings.CONNECTAPP_WEBHOOK_QUEUE
-    )
-    delivered = WebhookDelivery.objects.filter(status="delivered")
-    deadline = time.monotonic() + 120 + count * 0.05
-    try:
-        while delivered.count() < count:
-            if time.monotonic() > deadline:
-                sys.exit(f"deliveries did not finish in time; see {log}")
-            time.sleep(0.2)
-    finally:
-        worker.stop(timeout=30)
-        sink.shutdown()
-    span = delivered.aggregate(first=Min("created_at"), last=Max("delivered_at"))
-    elapsed = (span["last"] - span["first"]).total_seconds()
+    with counted() as counts, timed() as spent:
+        due = tasks.refresh_due()
+    with app.connection_for_write() as broker:
+        client = broker.default_channel.client
+        message = client.lindex(settings.CONNECTAPP_PROVIDER_QUEUE, 0)
+        purge_queues()
+        # The floor: the due ids by the same index, and same-size messages pipelined.
+        RefreshSchedule.objects.update(queued_at=None)
+        with timed() as floor:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT link_id FROM connections_refreshschedule WHERE provider = 'pinterest' "
+                    "AND due_at <= %s AND queued_at IS NULL ORDER BY due_at",
+                    [timezone.now() + settings.CONNECTAPP_REFRESH_WINDOW],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+            pipe = client.pipeline(transaction=False)
+            for n, _ in enumerate(ids, 1):
+                pipe.lpush("bench:floor", message)
+                if n % 1000 == 0:
+                    pipe.execute()
+            pipe.execute()
+        client.delete("bench:floor")
+    assert len(ids) == due
+    # Memory on a second, identical sweep: tracemalloc slows everything down.
+    purge_queues()
+    RefreshSchedule.objects.update(queued_at=None)
+    tracemalloc.start()
+    assert tasks.refresh_due() == due
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    purge_queues()
     return {
-        "concurrency": str(concurrency),
-        "events": f"{count:,}",
-        "delivered/s": f"{count / elapsed:.1f}",
-        "seconds": f"{elapsed:.1f}",
+        "due": due,
+        "sweep": spent["wall"] / due,
+        "floor": floor["wall"] / due,
+        "sql": counts.sql,
+        "seconds": spent["wall"],
+        "peak": peak,
     }
 
 
-def table(rows: list[dict]) -> str:
-    columns = list(rows[0])
-    widths = [max(len(column), *(len(row[column]) for row in rows)) for column in columns]
+# --- 4. the events table over a year ----------------------------------------------------------
+
+
+def events_over_a_year(links: int = 200, days: int = 365, step: int = 30) -> list[dict]:
+    """Hourly refresh events of `links` links, `step` days at a time with back-dated times,
+    pruned (retention 90 days) and vacuumed after each step, as the hourly task and autovacuum
+    would; return the rows and bytes after each step."""
+    from datetime import timedelta
+
+    from django.db import connection
+
+    from connectapp.connections import services
+
+    reset_links()
+    insert_links(links, due=0)
+    sizes = []
+    start = -days
+    while start < 0:
+        end = min(0, start + step)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO connections_connectionevent
+                  (account_id, kind, outcome, detail, actor, created_at)
+                SELECT l.id, 'refreshed', 'ok', '', 'worker', h
+                FROM connections_linkedaccount l,
+                     generate_series(now() + %s * interval '1 day',
+                                     now() + %s * interval '1 day' - interval '1 hour',
+                                     interval '1 hour') AS h
+                """,
+                [start, end],
+            )
+        # Time moves on by `end` days: prune as the task would then.
+        services.prune_routine_events(timedelta(days=90 - end))
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM connections_connectionevent")
+            cursor.execute("SELECT count(*) FROM connections_connectionevent")
+            rows = cursor.fetchone()[0]
+            cursor.execute("SELECT pg_total_relation_size('connections_connectionevent')")
+            size = cursor.fetchone()[0]
+        sizes.append({"day": days + end, "rows": rows, "bytes": size})
+        start = end
+    return sizes
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[n]) for row in rows) for n in range(len(rows[0]))]
 
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
     rule = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
-    return "\n".join([line(columns), rule, *(line([row[c] for c in columns]) for row in rows)])
+    return "\n".join([line(rows[0]), rule, *(line(row) for row in rows[1:])])
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f} ms"
 
 
 def main() -> None:
     args = parse_args()
-    port = free_port()
-    environment = bench_environment(port)
+    token_port = free_port()
+    environment = bench_environment(token_port)
     os.environ.update(environment)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connectapp.settings")
     sys.path.insert(0, str(ROOT))
@@ -455,44 +550,72 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.conf import settings
     from django.core.management import call_command
 
-    # As Django's test runner does: no query log skews the sweep's memory and time.
-    settings.DEBUG = False
-
-    from connectapp.sandbox.pinterest import standin
-
     call_command("migrate", interactive=False, verbosity=0)
-    server = serve_in_thread(port)
-    standin.inject_fault("latency", "token", delay=args.latency, times=10**12)
+    server = serve_token_endpoint(token_port)
     log = Path(tempfile.mkdtemp(prefix="connectapp-bench-")) / "workers.log"
     print(f"bench database {urlsplit(environment['DATABASE_URL']).path[1:]}; worker log {log}")
+    rows = [["measure", "connectapp", "floor", "ratio", "target"]]
     try:
-        from .api import api_rows
-
-        print(f"API: {args.api_requests} credentials requests per client count …", flush=True)
-        credentials, proxy = api_rows(
-            f"http://127.0.0.1:{port}", args.api_requests, args.api_clients
-        )
-        sweeps = []
+        print(f"in-process refreshes, 3 × {args.refreshes} …", flush=True)
+        one = in_process(args.refreshes)
+        app, floor = one["connectapp"], one["floor"]
+        rows += [
+            ["refresh in-process, wall", ms(app["wall"]), ms(floor["wall"]),
+             f"{app['wall'] / floor['wall']:.2f}×", "≤ 2.0×"],
+            ["refresh in-process, CPU", ms(app["cpu"]), ms(floor["cpu"]),
+             f"{app['cpu'] / floor['cpu']:.2f}×", "≤ 2.0×"],
+            ["refresh: SQL statements", f"{app['sql']:g}", f"{floor['sql']:g}", "", ""],
+            ["refresh: Redis round trips", f"{app['redis']:g}", f"{floor['redis']:g}", "", ""],
+            ["refresh: new TCP connections", f"{app['tcp']:g}", f"{floor['tcp']:g}", "", ""],
+            ["HOT share of the row's updates", f"{app['hot']:.0%}", f"{floor['hot']:.0%}", "",
+             "≥ 90 %"],
+        ]  # fmt: skip
+        rates = {}
+        for latency in (0.0, 0.05):
+            for concurrency in args.concurrency:
+                print(f"workers: concurrency {concurrency}, {latency * 1000:.0f} ms …", flush=True)
+                rates[latency, concurrency] = through_workers(
+                    concurrency, latency, environment, log
+                )
+        for latency in (0.0, 0.05):
+            for concurrency in args.concurrency:
+                run = rates[latency, concurrency]
+                rows.append(
+                    [f"prefork c={concurrency}, {latency * 1000:.0f} ms: refreshes/s",
+                     f"{run['rate']:.1f}", "", "", ""]
+                )  # fmt: skip
+        if 1 in args.concurrency:
+            over = rates[0.0, 1]["per_refresh"] - app["wall"]
+            rows.append(
+                ["prefork c=1, 0 ms: per refresh over in-process", ms(over), "", "", "≤ 1.5 ms"]
+            )
+        if {1, 8} <= set(args.concurrency):
+            scale = rates[0.05, 8]["rate"] / rates[0.05, 1]["rate"]
+            rows.append(["50 ms: 8 workers vs 1", f"{scale:.1f}×", "", "", "≥ 7×"])
         for size in args.sizes:
             print(f"sweep over {size:,} links …", flush=True)
-            sweeps.append(sweep_row(size, args.due))
-        runs = []
-        for concurrency in args.concurrency:
-            print(f"{args.refreshes} refreshes, concurrency {concurrency} …", flush=True)
-            runs.append(
-                throughput_row(
-                    concurrency, args.refreshes, args.latency, worker_environment(environment), log
-                )
-            )
-        print("outbox cost per refresh …", flush=True)
-        outbox = [outbox_row()]
-        deliveries = []
-        for concurrency in args.concurrency:
-            print(f"{args.events} events delivered, concurrency {concurrency} …", flush=True)
-            deliveries.append(delivery_row(concurrency, args.events, environment, log))
+            swept = sweep(size)
+            rows += [
+                [f"sweep {size:,} links ({swept['due']:,} due): per due link",
+                 ms(swept["sweep"]), ms(swept["floor"]), f"{swept['sweep'] / swept['floor']:.2f}×",
+                 "≤ 3×"],
+                [f"sweep {size:,} links: total, SQL, peak memory",
+                 f"{swept['seconds']:.2f} s, {swept['sql']} SQL, {swept['peak'] / 2**20:.1f} MiB",
+                 "", "", "flat in N"],
+            ]  # fmt: skip
+        print("events over a simulated year …", flush=True)
+        year = events_over_a_year()
+        scale = 100_000 / 200
+        for point in year:
+            if point["day"] in (90, 180, 270, 365) or point is year[-1]:
+                rows.append(
+                    [f"events after day {point['day']} (100k links, from 200)",
+                     f"{point['rows'] * scale / 1e6:.0f} M rows, "
+                     f"{point['bytes'] * scale / 2**30:.1f} GiB", "", "",
+                     "flat after day 90"]
+                )  # fmt: skip
     finally:
         server.shutdown()
         from django.db import connections
@@ -500,21 +623,8 @@ def main() -> None:
         connections.close_all()
         if not args.keep_db:
             recreate_database(environment["DATABASE_URL"], drop_only=True)
-    print(f"\nSweep ({args.due:.0%} of the links due, batches of 1,000):\n")
-    print(table(sweeps))
-    print(
-        f"\nRefreshes by real workers (prefork), Pinterest stand-in latency "
-        f"{args.latency * 1000:.0f} ms:\n"
-    )
-    print(table(runs))
-    print("\nAPI credentials for a link needing no refresh (no provider call):\n")
-    print(table(credentials))
-    print("\nAPI proxy: GET user_account at the Pinterest stand-in, direct and proxied:\n")
-    print(table(proxy))
-    print("\nAnnouncing an event in a refresh's transaction (the outbox row):\n")
-    print(table(outbox))
-    print("\nA burst of events delivered by real workers to one receiver on 127.0.0.1:\n")
-    print(table(deliveries))
+    print()
+    print(table(rows))
 
 
 if __name__ == "__main__":

@@ -3,14 +3,31 @@
 Two queues: the default one for the sweeps, and `CONNECTAPP_PROVIDER_QUEUE` for every task
 that calls a provider (the tasks name it themselves, so a host site's Celery app routes them
 the same way). A worker started without `-Q` consumes both.
+
+A worker process keeps its database connection across tasks, as a web process keeps it across
+requests: around each task it is closed only when broken or older than `CONN_MAX_AGE`
+(`CELERY_DB_REUSE_MAX` stops Celery's Django fixup from closing it every time).
 """
 
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connectapp.settings")
 
 app = Celery("connectapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_connections(sender=None, **kwargs) -> None:
+    """Close the task's database connections that are broken or past `CONN_MAX_AGE`, as Django
+    does around a request; an eager task runs in its caller's connection and leaves it be."""
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -119,8 +119,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
 else:
+    # Web and worker processes keep their connection for this many seconds (0: one per request
+    # or task; behind PgBouncer in transaction pooling, see the README), checked before reuse.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Django's own cache. connectapp keeps no state in it: its cross-process state is on the shared
@@ -225,6 +230,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connection around every task unless this is set;
+# connectapp closes it instead when Django would after a request (`connectapp.celery`): broken
+# or older than CONN_MAX_AGE. A worker process renews it at the latest after this many tasks.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Workers log through `LOGGING` below, so its secret-redacting filter applies to them too.
@@ -269,6 +278,10 @@ CONNECTAPP_REFRESH_LEASE = timedelta(
 CONNECTAPP_RECONNECT_WARNING = timedelta(
     seconds=env.int("CONNECTAPP_RECONNECT_WARNING_SECONDS", default=14 * 24 * 60 * 60)
 )
+# Routine refresh events (a token refreshed as planned) are deleted after this many days;
+# every change of a link's state is kept. Pruned in small batches on the schedule.
+CONNECTAPP_EVENT_RETENTION = timedelta(days=env.int("CONNECTAPP_EVENT_RETENTION_DAYS", default=90))
+CONNECTAPP_EVENT_PRUNE_INTERVAL = timedelta(hours=1)
 CELERY_BEAT_SCHEDULE = {
     "refresh-due-links": {
         "task": "connectapp.connections.tasks.refresh_due",
@@ -280,6 +293,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "connectapp.connections.tasks.verify_all",
         "schedule": CONNECTAPP_VERIFY_INTERVAL.total_seconds(),
         "options": {"expires": CONNECTAPP_VERIFY_INTERVAL.total_seconds()},
+    },
+    "prune-events": {
+        "task": "connectapp.connections.tasks.prune_events",
+        "schedule": CONNECTAPP_EVENT_PRUNE_INTERVAL.total_seconds(),
+        "options": {"expires": CONNECTAPP_EVENT_PRUNE_INTERVAL.total_seconds()},
     },
 }
 CELERY_BEAT_SCHEDULE["webhook-sweep"] = {

@@ -1,5 +1,18 @@
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _restore_schedule_triggers(sender, using: str, **kwargs) -> None:
+    """SQLite drops a table's triggers when a migration rebuilds the table: put them back."""
+    from . import schedule
+
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    if schedule.SCHEDULE in connection.introspection.table_names():
+        schedule.install(connection)
 
 
 class ConnectionsConfig(AppConfig):
@@ -18,3 +31,5 @@ class ConnectionsConfig(AppConfig):
 
         conf.publish()
         from .services import events  # noqa: F401 - connects its receiver of loaded links
+
+        post_migrate.connect(_restore_schedule_triggers, sender=self)

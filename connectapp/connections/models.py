@@ -12,6 +12,16 @@ from connectapp.providers.base import TokenSet
 from .fields import EncryptedTextField
 
 SECRET_FIELDS = ("access_token", "token_secret", "refresh_token")
+#: What `LinkedAccount.mark_active` may change.
+TOKEN_STATE_FIELDS = (
+    *SECRET_FIELDS,
+    "expires_at",
+    "refresh_expires_at",
+    "scopes",
+    "status",
+    "last_error",
+    "last_error_at",
+)
 
 
 class LinkQuerySet(models.QuerySet):
@@ -29,16 +39,15 @@ class LinkQuerySet(models.QuerySet):
         """Return the active links whose access token expires within `window`.
 
         The one definition of "due" for the sweep, `connections refresh --due`, the stats and
-        the admin filter (served by the partial expiry indexes); `LinkedAccount.is_due` asks
-        the same of a row in hand.
+        the admin filter, read from the links' `RefreshSchedule` (its `due_at` is the expiry of
+        an active link's token, and empty otherwise); `LinkedAccount.is_due` asks the same of a
+        row in hand.
         """
-        return self.filter(
-            status=LinkedAccount.Status.ACTIVE, expires_at__lte=timezone.now() + window
-        )
+        return self.filter(schedule__due_at__lte=timezone.now() + window)
 
     def unqueued(self) -> "LinkQuerySet":
         """Return the links with no refresh queued by the sweep."""
-        return self.filter(refresh_queued_at__isnull=True)
+        return self.filter(schedule__queued_at__isnull=True)
 
 
 class LinkedAccount(models.Model):
@@ -78,9 +87,6 @@ class LinkedAccount(models.Model):
     last_verified_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     last_error_at = models.DateTimeField(null=True, blank=True)
-    # Set by the sweep when it enqueues a refresh, cleared by the refresh: while it is set (and
-    # younger than CONNECTAPP_REFRESH_LEASE) no sweep enqueues this link again.
-    refresh_queued_at = models.DateTimeField(_("refresh queued"), null=True, blank=True)
 
     created_at = models.DateTimeField(_("connected"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -102,25 +108,9 @@ class LinkedAccount(models.Model):
                 fields=["provider"], condition=Q(user=None), name="one_app_link_per_provider"
             ),
         ]
+        # No index covers a column a routine refresh changes (tokens, expiry, times), so its
+        # UPDATE is HOT; what the sweep looks up by expiry is in `RefreshSchedule`.
         indexes = [
-            # The refresh sweep: live links of a provider ordered by expiry.
-            models.Index(
-                fields=["provider", "expires_at"],
-                condition=Q(status="active"),
-                name="active_link_expiry_idx",
-            ),
-            # The sweep's claim: due links with no refresh queued, so queued ones cost nothing.
-            models.Index(
-                fields=["provider", "expires_at"],
-                condition=Q(status="active", refresh_queued_at__isnull=True),
-                name="link_refresh_unqueued_idx",
-            ),
-            # Markers left by a lost task, found by age and released.
-            models.Index(
-                fields=["refresh_queued_at"],
-                condition=Q(refresh_queued_at__isnull=False),
-                name="link_refresh_queued_idx",
-            ),
             models.Index(fields=["user", "provider"], name="link_user_provider_idx"),
             models.Index(fields=["status"], name="link_status_idx"),
         ]
@@ -159,12 +149,17 @@ class LinkedAccount(models.Model):
         self.username = username
         return changed
 
-    def mark_active(self, tokens: TokenSet, *, replace: bool = False) -> None:
-        """Store new tokens and mark the link active with no error; the caller saves.
+    def mark_active(self, tokens: TokenSet, *, replace: bool = False) -> list[str]:
+        """Store new tokens and mark the link active with no error; the caller saves. Return
+        the names of the fields whose values changed, for `save(update_fields=…)`.
 
         A refresh keeps the refresh token the provider did not send again; `replace` (a
         connect, an app token) forgets it.
         """
+        # A deferred secret is not read (it may be one no key opens); it counts as changed
+        # once assigned.
+        unread = self.get_deferred_fields()
+        before = {name: getattr(self, name) for name in TOKEN_STATE_FIELDS if name not in unread}
         if replace:
             self.refresh_token = ""
             self.refresh_expires_at = None
@@ -179,6 +174,13 @@ class LinkedAccount(models.Model):
         self.status = self.Status.ACTIVE
         self.last_error = ""
         self.last_error_at = None
+        still_unread = self.get_deferred_fields()
+        return [
+            name
+            for name in TOKEN_STATE_FIELDS
+            if name not in still_unread
+            and (name not in before or getattr(self, name) != before[name])
+        ]
 
     def mark_needs_reconnect(self, reason: str) -> None:
         """Save the link as waiting for its owner to connect again, and why."""
@@ -186,6 +188,60 @@ class LinkedAccount(models.Model):
         self.last_error = reason
         self.last_error_at = timezone.now()
         self.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
+
+
+class RefreshSchedule(models.Model):
+    """When the sweep refreshes a link, kept apart from the link so the refresh's UPDATE of the
+    wide link row touches no index (a HOT update) and only this narrow row is re-indexed.
+
+    Kept by the database itself: triggers on the link table (migration 0007) insert a link's
+    row and set `due_at` to the access token's expiry while the link is active (empty
+    otherwise) whenever its status or expiry changes, from any writer. A new expiry (a refresh
+    saved) also ends the sweep's mark.
+    """
+
+    link = models.OneToOneField(
+        LinkedAccount, on_delete=models.CASCADE, primary_key=True, related_name="schedule"
+    )
+    provider = models.CharField(max_length=64)
+    due_at = models.DateTimeField("refresh due", null=True, blank=True)
+    # Set by the sweep when it enqueues a refresh, cleared by the refresh: while it is set (and
+    # younger than CONNECTAPP_REFRESH_LEASE) no sweep enqueues this link again.
+    queued_at = models.DateTimeField("refresh queued", null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The sweep's claim: due links with no refresh queued, so queued ones cost nothing.
+            models.Index(
+                fields=["provider", "due_at"],
+                condition=Q(due_at__isnull=False, queued_at__isnull=True),
+                name="schedule_unqueued_idx",
+            ),
+            # Every active link by expiry: "due" for the command, the stats and the admin.
+            models.Index(
+                fields=["due_at"], condition=Q(due_at__isnull=False), name="schedule_due_idx"
+            ),
+            # Markers left by a lost task, found by age and released.
+            models.Index(
+                fields=["queued_at"],
+                condition=Q(queued_at__isnull=False),
+                name="schedule_queued_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"refresh of link {self.link_id} due {self.due_at}"
+
+
+#: A routine event: a token refreshed as planned, no state changed. Every other event is a
+#: change of a link's state and is kept for good; these only for the retention period.
+ROUTINE = Q(kind="refreshed", outcome="ok", detail="")
+
+
+class EventQuerySet(models.QuerySet):
+    def routine(self) -> "EventQuerySet":
+        """Return the routine events (see `ROUTINE`), which are kept only for a while."""
+        return self.filter(ROUTINE)
 
 
 class ConnectionEvent(models.Model):
@@ -214,9 +270,15 @@ class ConnectionEvent(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = EventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["account", "-created_at"], name="event_account_time_idx")]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="event_account_time_idx"),
+            # The retention pruning's: routine refreshes by age, and nothing else.
+            models.Index(fields=["created_at"], condition=ROUTINE, name="event_routine_time_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.outcome}) by {self.actor}"

@@ -15,6 +15,7 @@ from .models import (
     SECRET_FIELDS,
     ConnectionEvent,
     LinkedAccount,
+    RefreshSchedule,
     WebhookDelivery,
     WebhookEndpoint,
 )
@@ -113,8 +114,8 @@ class RefreshQueue:
 
 def refresh_queue(provider_names: list[str], window: timedelta) -> RefreshQueue:
     """Two indexed queries, whatever the number of links."""
-    queued = LinkedAccount.objects.filter(refresh_queued_at__isnull=False).aggregate(
-        n=Count("pk"), oldest=Min("refresh_queued_at")
+    queued = RefreshSchedule.objects.filter(queued_at__isnull=False).aggregate(
+        n=Count("pk"), oldest=Min("queued_at")
     )
     due = LinkedAccount.objects.filter(provider__in=provider_names).due(window).unqueued().count()
     return RefreshQueue(queued=queued["n"], oldest_queued_at=queued["oldest"], due_unqueued=due)

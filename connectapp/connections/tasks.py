@@ -16,7 +16,7 @@ from connectapp.exceptions import ProviderUnavailable
 from connectapp.providers import registry
 
 from . import selectors, services
-from .infra import metrics, ratelimit
+from .infra import broker, metrics, ratelimit
 from .outcomes import TaskOutcome
 from .services import webhooks
 
@@ -133,6 +133,12 @@ def verify_all() -> int:
     return count
 
 
+@shared_task(**SWEEP_TASK)
+def prune_events() -> int:
+    """Delete routine refresh events past the retention period; answers how many."""
+    return services.prune_routine_events(settings.CONNECTAPP_EVENT_RETENTION)
+
+
 def _batched(ids, size: int):
     batch = []
     for account_id in ids:
@@ -145,13 +151,15 @@ def _batched(ids, size: int):
 
 
 def _enqueue(task, provider: str, batches) -> int:
-    """Publish one message per link over one broker connection."""
+    """Publish one message per link, a batch in one round trip (see `infra.broker`).
+
+    The provider rides along with the id: the task takes its provider's rate-limit slot before
+    it reads the link, so the message saves it a query.
+    """
     count = 0
-    with task.app.producer_or_acquire() as producer:
-        for batch in batches:
-            for account_id in batch:
-                task.apply_async((account_id, provider), producer=producer)
-            count += len(batch)
+    for batch in batches:
+        broker.publish_each(task, batch, provider)
+        count += len(batch)
     return count
 
 

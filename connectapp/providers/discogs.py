@@ -37,6 +37,7 @@ from .http import (
     GuardedSession,
     error_message,
     json_body,
+    keep_alive,
     raise_for_outage,
     transport_errors,
 )
@@ -175,7 +176,7 @@ class Discogs(Provider):
     def _client(**credentials: Any) -> DiscogsSession:
         client = DiscogsSession(**credentials)
         client.hooks["response"].append(_outages_raise)
-        return client
+        return keep_alive(client)
 
     @staticmethod
     def _fetch_token(fetch, url: str, *, refused) -> dict[str, str]:

@@ -11,6 +11,7 @@ knows what the provider's own "no" looks like.
 """
 
 import contextlib
+import os
 import re
 import socket
 import threading
@@ -206,6 +207,42 @@ class _DeadlineAdapter(HTTPAdapter):
         if not proxy.lower().startswith("socks"):
             manager.pool_classes_by_scheme = _WATCHED_POOLS
         return manager
+
+
+#: Hosts a thread keeps connections to (a provider has one or two: its API and its OAuth).
+KEPT_HOSTS = 32
+
+
+class _KeptAdapter(_DeadlineAdapter):
+    """Connections kept alive for a thread, under the same whole-call deadline as every
+    provider call: they outlive the sessions that mount them, so closing a session (Authlib's
+    are per call) leaves them open for the next one."""
+
+    def close(self) -> None:
+        """Keep the connections: they belong to the thread, not to the session."""
+
+
+_kept = threading.local()
+
+
+def _forget_kept_connections() -> None:
+    """A forked child must not share its parent's sockets: it starts with none."""
+    global _kept
+    _kept = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_kept_connections)
+
+
+def keep_alive(session: requests.Session) -> requests.Session:
+    """Return `session` sending through this thread's kept-alive connections (one pool per host,
+    per thread, per process: safe across threads and forks)."""
+    adapter = getattr(_kept, "adapter", None)
+    if adapter is None:
+        adapter = _kept.adapter = _KeptAdapter(pool_connections=KEPT_HOSTS)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 class GuardedSession(requests.Session):

@@ -356,7 +356,7 @@ class OAuth2Provider(Provider):
         client.headers["User-Agent"] = settings.CONNECTAPP_USER_AGENT
         client.register_compliance_hook("access_token_response", self._check_token_response)
         client.register_compliance_hook("refresh_token_response", self._check_token_response)
-        return client
+        return http.keep_alive(client)
 
     def _check_token_response(self, response: requests.Response) -> requests.Response:
         """Pass on only a usable token answer; raise the typed error any other answer means.

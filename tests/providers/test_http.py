@@ -37,3 +37,38 @@ def test_a_retry_after_date_without_a_zone_is_read_as_gmt():
 
 def test_a_retry_after_in_seconds_is_honoured():
     assert http.retry_after_seconds(answer(429, "120")) == 120.0
+
+
+def kept_adapter() -> object:
+    return http.keep_alive(requests.Session()).get_adapter("https://provider.example/")
+
+
+def test_sessions_of_one_thread_share_its_kept_connections_and_closing_one_keeps_them():
+    first = requests.Session()
+    adapter = http.keep_alive(first).get_adapter("http://provider.example/")
+    pool = adapter.poolmanager.connection_from_url("http://provider.example/")
+    first.close()
+
+    assert kept_adapter() is adapter
+    assert adapter.poolmanager.connection_from_url("http://provider.example/") is pool
+
+
+def test_each_thread_and_each_forked_child_keeps_connections_of_its_own():
+    import os
+    import threading
+
+    mine = kept_adapter()
+    theirs = []
+    thread = threading.Thread(target=lambda: theirs.append(kept_adapter()))
+    thread.start()
+    thread.join()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(write, b"same" if kept_adapter() is mine else b"own")
+        os._exit(0)
+    os.waitpid(child, 0)
+
+    assert theirs[0] is not mine
+    assert os.read(read, 10) == b"own"
+    assert kept_adapter() is mine

@@ -6,11 +6,11 @@ import os
 import signal
 from datetime import timedelta
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from connectapp.connections import services, tasks
-from connectapp.connections.models import ConnectionEvent, LinkedAccount
+from connectapp.connections.models import ConnectionEvent, LinkedAccount, RefreshSchedule
 from connectapp.sandbox.pinterest import standin
 from tests.support.pinterest_support import pinterest_link
 from tests.support.workers import finished, outcomes, stored, wait_until
@@ -31,7 +31,7 @@ def test_a_due_link_is_refreshed_by_the_schedule(pinterest, user, start_worker):
     )
     refreshed = stored(due)
     assert refreshed.access_token != due.access_token
-    assert refreshed.refresh_queued_at is None
+    assert RefreshSchedule.objects.get(pk=refreshed.pk).queued_at is None
     assert standin.refresh_token_is_live(refreshed.refresh_token)
     event = refreshed.events.get()
     assert (event.kind, event.outcome, event.actor) == ("refreshed", "ok", "worker")
@@ -64,7 +64,7 @@ def test_twenty_duplicate_enqueues_of_one_link_cause_one_provider_request(
 def test_a_disconnected_links_queued_refresh_is_a_no_op(pinterest, user, start_worker):
     account = pinterest_link(user)
     assert tasks.refresh_due() == 1
-    assert stored(account).refresh_queued_at is not None
+    assert RefreshSchedule.objects.get(pk=account.pk).queued_at is not None
     services.disconnect(account.pk, actor="user:alice")
     before = LinkedAccount.objects.filter(pk=account.pk).values().get()
 
@@ -74,8 +74,7 @@ def test_a_disconnected_links_queued_refresh_is_a_no_op(pinterest, user, start_w
     assert outcomes("refresh") == {"skipped": 1}
     assert standin.calls("token") == []
     after = LinkedAccount.objects.filter(pk=account.pk).values().get()
-    assert after.pop("refresh_queued_at") is None
-    before.pop("refresh_queued_at")
+    assert RefreshSchedule.objects.get(pk=account.pk).queued_at is None
     assert after == before
     assert list(stored(account).events.values_list("kind", flat=True)) == ["disconnected"]
 
@@ -108,7 +107,7 @@ def test_a_worker_killed_mid_refresh_leaves_the_link_consistent_and_the_refresh_
     refreshed = stored(account)
     assert refreshed.status == Status.ACTIVE
     assert refreshed.access_token != account.access_token
-    assert refreshed.refresh_queued_at is None
+    assert RefreshSchedule.objects.get(pk=refreshed.pk).queued_at is None
     assert standin.refresh_token_is_live(refreshed.refresh_token)
     assert list(refreshed.events.values_list("kind", "outcome")) == [("refreshed", "ok")]
     # The hung request reaches Pinterest at last with the refresh token that was replaced
@@ -117,3 +116,47 @@ def test_a_worker_killed_mid_refresh_leaves_the_link_consistent_and_the_refresh_
     assert sorted(call.status for call in standin.calls("token")) == [200, 400]
     assert stored(account).refresh_token == refreshed.refresh_token
     assert standin.refresh_token_is_live(refreshed.refresh_token)
+
+
+def sessions_opened() -> int:
+    """Return how many sessions PostgreSQL has opened to this database so far."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def test_a_worker_process_keeps_its_database_connection_across_refreshes(
+    pinterest, user, start_worker
+):
+    links = [pinterest_link(user, f"pinner-{n}") for n in range(20)]
+    before = sessions_opened()
+
+    worker = start_worker(concurrency=2)
+    for link in links:
+        tasks.refresh_account.delay(link.pk)
+    wait_until(lambda: finished("refresh") == 20, what="20 refreshes")
+    worker.stop()
+
+    assert outcomes("refresh") == {"refreshed": 20}
+    # One connection per pool process, and one for the worker's main process at most; the
+    # counts reach the statistics when each session ends (stopping the worker ends them).
+    wait_until(lambda: sessions_opened() - before >= 1, what="the sessions to be counted")
+    assert sessions_opened() - before <= 2 + 1
+
+
+def test_links_the_sweep_publishes_in_bulk_are_each_refreshed_once_by_a_worker(
+    pinterest, user, start_worker
+):
+    links = [pinterest_link(user, f"pinner-{n}") for n in range(12)]
+    assert tasks.refresh_due() == 12
+
+    start_worker(concurrency=2)
+
+    wait_until(lambda: finished("refresh") == 12, what="12 refreshes")
+    assert outcomes("refresh") == {"refreshed": 12}
+    assert len(standin.calls("token")) == 12
+    for link in links:
+        refreshed = stored(link)
+        assert standin.refresh_token_is_live(refreshed.refresh_token)
+        assert RefreshSchedule.objects.get(pk=link.pk).queued_at is None

@@ -106,11 +106,12 @@ def refresh(
 
 
 def _save_refreshed(link: LinkedAccount, tokens: TokenSet, *, actor: str, detail: str = "") -> None:
-    """Within the caller's transaction and lock."""
-    link.mark_active(tokens)
+    """Within the caller's transaction and lock. Only the columns that changed are written, none
+    of them indexed on a routine refresh, so the UPDATE is HOT; the new expiry reaches the
+    sweep's `RefreshSchedule` (and ends its mark) by the database's trigger."""
+    changed = link.mark_active(tokens)
     link.last_refreshed_at = timezone.now()
-    link.refresh_queued_at = None
-    link.save()
+    link.save(update_fields=[*changed, "last_refreshed_at", "updated_at"])
     record_event(link, Kind.REFRESHED, actor=actor, detail=detail)
     if tokens.refresh_token:
         transaction.on_commit(partial(writeahead.forget, link.pk))

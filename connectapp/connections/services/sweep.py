@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from connectapp.exceptions import ProviderUnavailable
 
-from ..models import LinkedAccount
+from ..models import RefreshSchedule
 from .refresh import RefreshOutcome, refresh
 
 
@@ -23,12 +23,10 @@ def refresh_queued(link_id: int) -> RefreshOutcome:
     try:
         outcome = refresh(link_id)
     except ProviderUnavailable:
-        LinkedAccount.objects.filter(pk=link_id).update(refresh_queued_at=timezone.now())
+        RefreshSchedule.objects.filter(pk=link_id).update(queued_at=timezone.now())
         raise
     if outcome != RefreshOutcome.REFRESHED:
-        LinkedAccount.objects.filter(pk=link_id, refresh_queued_at__isnull=False).update(
-            refresh_queued_at=None
-        )
+        RefreshSchedule.objects.filter(pk=link_id, queued_at__isnull=False).update(queued_at=None)
     return outcome
 
 
@@ -38,23 +36,21 @@ def claim_due_refreshes(
     """Mark the provider's links due for a refresh as queued, a batch at a time, soonest expiry
     first; yield each batch's ids once its marks are committed, for the caller to enqueue.
 
-    Each batch is one indexed query (its partial index holds only unqueued active links, so
-    links already queued cost nothing) and one UPDATE; `SKIP LOCKED` lets two sweeps, or a
+    Each batch is one indexed query of the narrow `RefreshSchedule` (its partial index holds
+    only unqueued active links, so links already queued cost nothing; `due_at` is what
+    `LinkedAccount.objects.due` reads) and one UPDATE; `SKIP LOCKED` lets two sweeps, or a
     sweep and a refresh in progress, pass each other. A link stays marked until its refresh
     ends. A mark older than `CONNECTAPP_REFRESH_LEASE` belongs to a message that was lost (a
     crash between this commit and the enqueue, a purged broker): it is released first, so
     the link is queued again.
     """
     now = timezone.now()
-    LinkedAccount.objects.filter(
-        provider=provider_name, refresh_queued_at__lt=now - settings.CONNECTAPP_REFRESH_LEASE
-    ).update(refresh_queued_at=None)
-    due = (
-        LinkedAccount.objects.filter(provider=provider_name)
-        .due(window)
-        .unqueued()
-        .order_by("expires_at")
-    )
+    RefreshSchedule.objects.filter(
+        provider=provider_name, queued_at__lt=now - settings.CONNECTAPP_REFRESH_LEASE
+    ).update(queued_at=None)
+    due = RefreshSchedule.objects.filter(
+        provider=provider_name, due_at__lte=now + window, queued_at__isnull=True
+    ).order_by("due_at")
     claimed = 0
     while limit is None or claimed < limit:
         size = batch_size if limit is None else min(batch_size, limit - claimed)
@@ -62,6 +58,6 @@ def claim_due_refreshes(
             ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size])
             if not ids:
                 return
-            LinkedAccount.objects.filter(pk__in=ids).update(refresh_queued_at=now)
+            RefreshSchedule.objects.filter(pk__in=ids).update(queued_at=now)
         claimed += len(ids)
         yield ids

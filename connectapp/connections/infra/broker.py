@@ -1,0 +1,89 @@
+"""Publishing one task message per link in bulk: the sweeps enqueue thousands at a time.
+
+`task.apply_async` builds each message from scratch (routing, headers, serialization, the
+envelope): about half a millisecond of Python per message, fifty times what putting it on the
+broker costs. Here, on the Redis broker, the message is built once through Celery and kombu
+themselves (`apply_async` to an in-memory kombu connection, the same virtual-transport
+envelope Redis stores) and then copied for each link, with that link's id in the arguments
+and a task id and delivery tag of its own, and the batch is pushed with one `LPUSH` of many
+values: one round trip. What the worker receives is exactly what `apply_async` would have
+sent (tests compare them and run them through a real worker). Only Celery's publish signals
+(`before_task_publish`, `after_task_publish`) are not sent for the copies.
+
+Any other broker (the demo's file-system one), a routed exchange, a priority or eager mode
+(tasks run where they are sent) falls back to `apply_async` per message.
+"""
+
+import base64
+import uuid
+from collections.abc import Sequence
+
+from celery import Task
+from kombu import Connection
+from kombu.utils.json import dumps
+
+#: Stands for a link id in the template's arguments (a number no link id reaches).
+ID_MARK = 7_319_926_421_908_255_117
+TASK_ID_MARK = "00000000-feed-4bad-8000-7a5c1d000000"
+TAG_MARK = "00000000-feed-4bad-8000-7a5c1d7a9000"
+BODY_MARK = "@@connectapp-body@@"
+
+
+class Template:
+    """One task's message with the link id left open; `message(link_id)` fills it in."""
+
+    def __init__(self, task: Task, rest: Sequence) -> None:
+        with Connection("memory://") as memory:
+            with memory.Producer() as producer:
+                task.apply_async((ID_MARK, *rest), producer=producer, task_id=TASK_ID_MARK)
+            envelope = memory.default_channel._get(_queue_of(task))
+        properties = envelope["properties"]
+        self.queue = properties["delivery_info"]["routing_key"]
+        #: The Redis transport pushes a message to the queue's own key only when it is not
+        #: routed through a named exchange and has the default priority.
+        self.plain = properties["delivery_info"]["exchange"] == "" and not properties["priority"]
+        body = base64.b64decode(envelope["body"]).decode()
+        self._body_before, self._body_after = body.split(str(ID_MARK))
+        envelope["body"] = BODY_MARK
+        properties["delivery_tag"] = TAG_MARK
+        self._envelope = dumps(envelope)
+
+    def message(self, link_id: int) -> str:
+        """Return the message `apply_async((link_id, *rest))` would have pushed to Redis."""
+        body = f"{self._body_before}{int(link_id)}{self._body_after}".encode()
+        return (
+            self._envelope.replace(BODY_MARK, base64.b64encode(body).decode())
+            .replace(str(ID_MARK), str(int(link_id)))
+            .replace(TASK_ID_MARK, str(uuid.uuid4()))
+            .replace(TAG_MARK, str(uuid.uuid4()))
+        )
+
+
+def _queue_of(task: Task) -> str:
+    return task.app.amqp.router.route({}, task.name)["queue"].name
+
+
+def publish_each(task: Task, link_ids: Sequence[int], *rest) -> None:
+    """Publish `task` once for each link id, with `rest` after the id: `task(link_id, *rest)`.
+
+    On Redis, one round trip for all of them, in order (the first id is consumed first).
+    """
+    if not link_ids:
+        return
+    if task.app.conf.task_always_eager:
+        for link_id in link_ids:
+            task.apply_async((link_id, *rest))
+        return
+    with task.app.producer_or_acquire() as producer:
+        template = Template(task, rest) if _is_redis(producer) else None
+        if template is None or not template.plain:
+            for link_id in link_ids:
+                task.apply_async((link_id, *rest), producer=producer)
+            return
+        producer.channel.client.lpush(
+            template.queue, *(template.message(link_id) for link_id in link_ids)
+        )
+
+
+def _is_redis(producer) -> bool:
+    return producer.connection.transport.driver_type == "redis"

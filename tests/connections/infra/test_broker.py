@@ -1,0 +1,71 @@
+"""Bulk publishing puts on the Redis broker exactly the messages `apply_async` would."""
+
+import base64
+import json
+
+import pytest
+from django.conf import settings
+
+from connectapp.connections import tasks
+from connectapp.connections.infra import broker
+from tests.support.workers import purge_queues
+
+QUEUE = settings.CONNECTAPP_PROVIDER_QUEUE
+
+
+@pytest.fixture
+def redis_queue(redis_url):
+    """The provider queue, emptied before and after; answers the Redis client."""
+    purge_queues()
+    with tasks.refresh_account.app.connection_for_write() as connection:
+        yield connection.default_channel.client
+    purge_queues()
+
+
+def taken(client) -> list[dict]:
+    """Return the waiting messages in the order workers take them, bodies decoded."""
+    messages = []
+    while (raw := client.rpop(QUEUE)) is not None:
+        message = json.loads(raw)
+        message["body"] = json.loads(base64.b64decode(message["body"]))
+        messages.append(message)
+    return messages
+
+
+def without_identity(message: dict) -> dict:
+    """The message less what differs between any two: its ids, its tag, its argument."""
+    headers = {**message["headers"], "id": None, "root_id": None, "argsrepr": None}
+    properties = {**message["properties"], "correlation_id": None, "delivery_tag": None}
+    return {**message, "headers": headers, "properties": properties, "body": None}
+
+
+def test_bulk_messages_are_what_apply_async_sends_each_with_its_own_ids(redis_queue):
+    tasks.refresh_account.apply_async((41, "pinterest"))
+    [single] = taken(redis_queue)
+
+    broker.publish_each(tasks.refresh_account, [7, 8, 9], "pinterest")
+
+    bulk = taken(redis_queue)
+    assert [message["body"][0] for message in bulk] == [
+        [7, "pinterest"],
+        [8, "pinterest"],
+        [9, "pinterest"],
+    ]
+    assert [message["headers"]["argsrepr"] for message in bulk] == [
+        "(7, 'pinterest')", "(8, 'pinterest')", "(9, 'pinterest')",
+    ]  # fmt: skip
+    assert all(without_identity(message) == without_identity(single) for message in bulk)
+    assert single["body"][1:] == bulk[0]["body"][1:]
+    ids = {message["headers"]["id"] for message in bulk}
+    assert len(ids) == 3 and single["headers"]["id"] not in ids
+    for message in bulk:
+        assert message["headers"]["root_id"] == message["headers"]["id"]
+        assert message["properties"]["correlation_id"] == message["headers"]["id"]
+    assert len({message["properties"]["delivery_tag"] for message in bulk}) == 3
+
+
+def test_a_batch_is_one_round_trip(redis_queue, sent):
+    broker.publish_each(tasks.refresh_account, list(range(1, 1001)), "pinterest")
+
+    assert len([payload for payload in sent if b"LPUSH" in payload]) == 1
+    assert [message["body"][0][0] for message in taken(redis_queue)] == list(range(1, 1001))

@@ -1,0 +1,92 @@
+"""A refresh does only what it must: the statements it sends, the columns it writes (so its
+UPDATE is HOT), and the connection it keeps to the provider. Counts, never times."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from connectapp.connections import services
+from connectapp.connections.models import LinkedAccount, RefreshSchedule
+from connectapp.providers import http
+from tests.support.pinterest_support import pinterest_link
+
+
+def link_table_updates() -> tuple[int, int]:
+    """Return the link table's (updates, HOT updates) so far, this backend's included."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    # The backend flushes its counts when idle, i.e. between the two statements.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+            "WHERE relname = 'connections_linkedaccount'"
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_routine_refreshes_update_the_link_row_in_place(pinterest, user, postgres):
+    links = [pinterest_link(user, f"pinner-{n}") for n in range(20)]
+    for link in links:  # the first update of a freshly inserted row may find its page full
+        assert services.refresh(link.pk, force=True) == "refreshed"
+    updates, hot = link_table_updates()
+
+    for _ in range(3):
+        for link in links:
+            assert services.refresh(link.pk, force=True) == "refreshed"
+
+    updates_after, hot_after = link_table_updates()
+    assert updates_after - updates == 60
+    assert (hot_after - hot) / (updates_after - updates) >= 0.9
+
+
+@pytest.mark.django_db
+def test_a_refresh_locks_the_row_writes_what_changed_and_records_one_event(pinterest, user):
+    link = pinterest_link(user, "p")
+    RefreshSchedule.objects.filter(pk=link.pk).update(queued_at=timezone.now())
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.refresh_queued(link.pk) == "refreshed"
+
+    statements = [query["sql"] for query in queries]
+    assert [sql.split()[0] for sql in statements] == [
+        "BEGIN", "SELECT", "UPDATE", "INSERT", "COMMIT",
+    ]  # fmt: skip
+    assert statements[1].endswith("FOR UPDATE")
+    written = statements[2].split(" SET ")[1].split(" WHERE ")[0]
+    assert sorted(part.split(" = ")[0].strip('"') for part in written.split(", ")) == [
+        "access_token", "expires_at", "last_refreshed_at", "refresh_expires_at",
+        "refresh_token", "updated_at",
+    ]  # fmt: skip
+    # The trigger moved the link's schedule and ended the sweep's mark.
+    schedule = RefreshSchedule.objects.get(pk=link.pk)
+    assert schedule.queued_at is None
+    assert schedule.due_at == LinkedAccount.objects.get(pk=link.pk).expires_at
+
+
+@pytest.mark.django_db
+def test_a_link_leaving_the_active_state_leaves_the_schedule(pinterest, user):
+    link = pinterest_link(user, expires_in=timedelta(hours=1))
+    assert LinkedAccount.objects.due(timedelta(hours=2)).get() == link
+
+    link.mark_needs_reconnect("refused")
+
+    assert RefreshSchedule.objects.get(pk=link.pk).due_at is None
+    assert not LinkedAccount.objects.due(timedelta(hours=2)).exists()
+
+
+@pytest.mark.django_db
+def test_refreshes_in_one_thread_share_one_kept_alive_connection(pinterest, user, sandbox):
+    links = [pinterest_link(user, f"pinner-{n}") for n in range(3)]
+    kept = http.keep_alive(http.requests.Session()).get_adapter(sandbox).poolmanager
+    kept.clear()  # no connection left from an earlier test
+
+    for link in links:
+        assert services.refresh(link.pk, force=True) == "refreshed"
+
+    pools = [kept.pools[key] for key in kept.pools.keys()]  # noqa: SIM118 (no __iter__)
+    assert [pool.num_connections for pool in pools] == [1]
