@@ -9,27 +9,47 @@ from django.utils import timezone
 
 from connectapp.exceptions import ProviderUnavailable
 
-from ..models import LinkedAccount
+from .. import messages
+from ..models import SECRET_FIELDS, LinkedAccount
+from .events import Kind, Outcome, record_event
 from .refresh import RefreshOutcome, refresh
 
 
-def refresh_queued(link_id: int) -> RefreshOutcome:
+def refresh_queued(link_id: int, *, last_attempt: bool = False) -> RefreshOutcome:
     """A worker's `refresh` of a link the sweep queued; return its outcome.
 
     A refresh's own save clears the queued marker; any other outcome clears it here, so the
     sweep may queue the link again when it is due again. An outage renews it instead: the
-    task's retry is still coming, and the sweep must not queue a second one meanwhile.
+    task's retry is still coming, and the sweep must not queue a second one meanwhile; on the
+    `last_attempt` no retry is coming, and the marker is cleared. A refresh that breaks for any
+    other reason is recorded (the event says what broke, never a value) and clears it too.
     """
     try:
         outcome = refresh(link_id)
     except ProviderUnavailable:
-        LinkedAccount.objects.filter(pk=link_id).update(refresh_queued_at=timezone.now())
+        still_queued = None if last_attempt else timezone.now()
+        LinkedAccount.objects.filter(pk=link_id).update(refresh_queued_at=still_queued)
+        raise
+    except Exception as problem:
+        _record_breakage(link_id, problem)
         raise
     if outcome != RefreshOutcome.REFRESHED:
         LinkedAccount.objects.filter(pk=link_id, refresh_queued_at__isnull=False).update(
             refresh_queued_at=None
         )
     return outcome
+
+
+def _record_breakage(link_id: int, problem: Exception) -> None:
+    """Clear the queued marker of a link whose refresh broke, and record that it did."""
+    with transaction.atomic():
+        link = LinkedAccount.objects.locked().defer(*SECRET_FIELDS).filter(pk=link_id).first()
+        if link is None:
+            return
+        link.refresh_queued_at = None
+        link.save(update_fields=["refresh_queued_at", "updated_at"])
+        reason = messages.REFRESH_BROKE.format(kind=type(problem).__name__)
+        record_event(link, Kind.REFRESHED, actor="worker", outcome=Outcome.TRANSIENT, detail=reason)
 
 
 def claim_due_refreshes(

@@ -1,0 +1,159 @@
+"""The services hold against a provider that misbehaves on purpose (issue 16, service side).
+
+Each test points Pinterest (or a generic OAuth 2.0 provider read from TOML) at `HostileServer`,
+a real HTTP server on 127.0.0.1, and runs the real services against the real database: the
+command, the admin action and the worker carry on and record what happened.
+"""
+
+import io
+import json
+from collections.abc import Iterable
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.utils import timezone
+
+from connectapp.connections import tasks
+from connectapp.connections.models import ConnectionEvent, LinkedAccount
+from tests.factories import LinkedAccountFactory
+from tests.providers.hostile_server import HostileServer
+
+Status = LinkedAccount.Status
+GOOD_TOKEN = {"access_token": "n" * 40, "token_type": "bearer", "expires_in": 3600}
+#: Token answers that cannot be used (issue 16 lists more; tests/providers checks them all).
+MALFORMED = {
+    "expires_in 1e308": {**GOOD_TOKEN, "expires_in": "1e308"},
+    "refresh token an object": {**GOOD_TOKEN, "refresh_token": {"a": 1}},
+    "access token with CR LF": {**GOOD_TOKEN, "access_token": "a\r\nX-Evil: 1"},
+}
+
+
+@pytest.fixture
+def hostile():
+    server = HostileServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hostile_pinterest(settings, hostile):
+    """Pinterest's token and identity endpoints are the hostile server."""
+    settings.CONNECTAPP_HTTP_TIMEOUT = 1.0
+    settings.CONNECTAPP_HTTP_MAX_RESPONSE_BYTES = 64 * 1024
+    settings.PINTEREST_CLIENT_ID = "hostile-client"
+    settings.PINTEREST_CLIENT_SECRET = "hostile-secret"
+    settings.PINTEREST_API_URL = hostile.url
+    settings.PINTEREST_AUTHORIZE_URL = f"{hostile.url}/authorize"
+    return hostile
+
+
+def in_turn(server: HostileServer, path: str, bodies: Iterable[object]) -> None:
+    """Answer the requests to `path` with `bodies` as JSON, one each, the last one from then on."""
+    remaining = list(bodies)
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        body = json.dumps(remaining.pop(0) if len(remaining) > 1 else remaining[0]).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    server.answer(answer, path)
+
+
+def due_link(**fields) -> LinkedAccount:
+    return LinkedAccountFactory(expires_at=timezone.now() + timedelta(minutes=1), **fields)
+
+
+def last_event(link: LinkedAccount) -> ConnectionEvent:
+    return link.events.order_by("-pk").first()
+
+
+# --- Item 3: an unusable answer is recorded and the others carry on ------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("malformed", list(MALFORMED))
+def test_the_refresh_command_reports_an_unusable_answer_and_refreshes_the_next_link(
+    hostile_pinterest, malformed
+):
+    first, second = due_link(), due_link()
+    in_turn(hostile_pinterest, "/oauth/token", [MALFORMED[malformed], GOOD_TOKEN])
+    out = io.StringIO()
+
+    call_command("connections", "refresh", str(first.pk), str(second.pk), stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith(f"link {first.pk}: provider unavailable (Pinterest answered")
+    assert lines[1] == f"link {second.pk}: refreshed"
+    first.refresh_from_db()
+    assert (first.status, first.access_token) == (Status.ACTIVE, first.access_token)
+    event = last_event(first)
+    assert (event.kind, event.outcome, event.actor) == ("refreshed", "transient", "command")
+    assert "cannot be used" in event.detail and "1e308" not in event.detail
+    assert LinkedAccount.objects.get(pk=second.pk).access_token == GOOD_TOKEN["access_token"]
+
+
+@pytest.mark.django_db
+def test_the_admin_refresh_reports_an_unusable_answer_and_refreshes_the_next_link(
+    admin_client, hostile_pinterest
+):
+    first, second = due_link(username="alpha"), due_link(username="beta")
+    in_turn(hostile_pinterest, "/oauth/token", [MALFORMED["expires_in 1e308"], GOOD_TOKEN])
+
+    response = admin_client.post(
+        "/admin/connections/linkedaccount/",
+        {"action": "refresh_now", "index": 0, "_selected_action": [first.pk, second.pk]},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "1 link refreshed" in page or "Refresh: 1" in page, page
+    assert "cannot be used" in page
+    event = last_event(first)
+    assert (event.kind, event.outcome) == ("refreshed", "transient")
+    assert event.actor.startswith("admin:")
+    assert LinkedAccount.objects.get(pk=second.pk).access_token == GOOD_TOKEN["access_token"]
+
+
+@pytest.mark.django_db
+def test_a_worker_that_gets_only_unusable_answers_records_each_and_releases_the_queued_mark(
+    hostile_pinterest,
+):
+    link = due_link(refresh_queued_at=timezone.now())
+    hostile_pinterest.json(MALFORMED["expires_in 1e308"], path="/oauth/token")
+
+    result = tasks.refresh_account.apply(args=[link.pk, "pinterest"], retries=tasks.MAX_RETRIES)
+
+    assert result.failed()
+    link.refresh_from_db()
+    assert link.refresh_queued_at is None
+    assert link.status == Status.ACTIVE
+    event = last_event(link)
+    assert (event.kind, event.outcome, event.actor) == ("refreshed", "transient", "worker")
+    assert "cannot be used" in event.detail
+
+
+@pytest.mark.django_db
+def test_a_worker_whose_refresh_breaks_unexpectedly_records_it_and_releases_the_queued_mark(
+    hostile_pinterest, settings
+):
+    settings.TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    link = due_link(refresh_queued_at=timezone.now())
+    settings.TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the old key is gone
+    hostile_pinterest.json(GOOD_TOKEN, path="/oauth/token")
+
+    result = tasks.refresh_account.apply(args=[link.pk, "pinterest"])
+
+    assert result.failed()
+    link = LinkedAccount.objects.defer("access_token", "refresh_token").get(pk=link.pk)
+    assert link.refresh_queued_at is None
+    event = last_event(link)
+    assert (event.kind, event.outcome, event.actor) == ("refreshed", "transient", "worker")
+    assert event.detail == "the refresh failed unexpectedly (DecryptionError); see the log"
+    assert hostile_pinterest.requests == []
