@@ -6,3 +6,8 @@ provider's text unless it went through `connectapp.redaction.provider_text` firs
 
 #: A worker's refresh broke for a reason that is not the provider's (a bug, a key removed).
 REFRESH_BROKE = "the refresh failed unexpectedly ({kind}); see the log"
+#: A refresh or a verification answered for an account other than the link's.
+ANOTHER_ACCOUNT = (
+    "{provider} answered for another account than this link's; the link was left as it was "
+    "(its tokens, id and name unchanged). Check the account at {provider}, then reconnect it."
+)

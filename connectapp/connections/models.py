@@ -29,10 +29,14 @@ class LinkQuerySet(models.QuerySet):
 
         The one definition of "due" for the sweep, `connections refresh --due`, the stats and
         the admin filter (served by the partial expiry indexes); `LinkedAccount.is_due` asks
-        the same of a row in hand.
+        the same of a row in hand. A user's link without a refresh token cannot be renewed:
+        it is due only once its access token has expired (its refresh then asks for a reconnect).
         """
+        now = timezone.now()
+        renewable = ~Q(refresh_token="") | Q(user=None)
         return self.filter(
-            status=LinkedAccount.Status.ACTIVE, expires_at__lte=timezone.now() + window
+            Q(expires_at__lte=now + window) & renewable | Q(expires_at__lte=now),
+            status=LinkedAccount.Status.ACTIVE,
         )
 
     def unqueued(self) -> "LinkQuerySet":
@@ -134,11 +138,19 @@ class LinkedAccount(models.Model):
 
     def is_due(self, window: timedelta) -> bool:
         """Return whether this link is in `LinkedAccount.objects.due(window)`, without a query."""
+        if not self.renewable:
+            window = timedelta(0)
         return (
             self.status == self.Status.ACTIVE
             and self.expires_at is not None
             and self.expires_at <= timezone.now() + window
         )
+
+    @property
+    def renewable(self) -> bool:
+        """Return whether the access token can be renewed before it expires: the link holds a
+        refresh token, or it is the site's own (a new client-credentials token renews it)."""
+        return self.is_app_level or bool(self.refresh_token)
 
     def token_set(self) -> TokenSet:
         """Return the link's credentials as the providers take them."""
@@ -178,6 +190,13 @@ class LinkedAccount(models.Model):
         self.status = self.Status.ACTIVE
         self.last_error = ""
         self.last_error_at = None
+
+    def mark_error(self, reason: str) -> None:
+        """Save the link as in error (no worker refreshes it), and why; its tokens stay."""
+        self.status = self.Status.ERROR
+        self.last_error = reason
+        self.last_error_at = timezone.now()
+        self.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
 
     def mark_needs_reconnect(self, reason: str) -> None:
         """Save the link as waiting for its owner to connect again, and why."""

@@ -235,3 +235,13 @@ def needs_reconnect(
     record_event(link, Kind.NEEDS_RECONNECT, actor=actor, outcome=outcome, detail=reason)
     transaction.on_commit(lambda: notifications.needs_reconnect(link))
     logger.warning("link %s needs reconnect: %s", link.pk, reason)
+
+
+def mark_error(link: LinkedAccount, reason: str, *, actor: str) -> None:
+    """Mark the link as in error and record it (announced as `link.error`).
+
+    Within the caller's transaction and lock.
+    """
+    link.mark_error(reason)
+    record_event(link, Kind.ERROR, actor=actor, outcome=Outcome.FAILED, detail=reason)
+    logger.warning("link %s in error: %s", link.pk, reason)

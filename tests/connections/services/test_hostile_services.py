@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.utils import timezone
 
-from connectapp.connections import tasks
+from connectapp.connections import services, tasks
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from tests.factories import LinkedAccountFactory
 from tests.providers.hostile_server import HostileServer
@@ -66,7 +66,7 @@ def in_turn(server: HostileServer, path: str, bodies: Iterable[object]) -> None:
 
 
 def due_link(**fields) -> LinkedAccount:
-    return LinkedAccountFactory(expires_at=timezone.now() + timedelta(minutes=1), **fields)
+    return LinkedAccountFactory(**{"expires_at": timezone.now() + timedelta(minutes=1), **fields})
 
 
 def last_event(link: LinkedAccount) -> ConnectionEvent:
@@ -157,3 +157,165 @@ def test_a_worker_whose_refresh_breaks_unexpectedly_records_it_and_releases_the_
     assert (event.kind, event.outcome, event.actor) == ("refreshed", "transient", "worker")
     assert event.detail == "the refresh failed unexpectedly (DecryptionError); see the log"
     assert hostile_pinterest.requests == []
+
+
+# --- Item 4: an answer about another account is refused ------------------------------------
+
+ALICE = {"id": "alice-id", "username": "alice"}
+MALLORY = {"id": "mallory-id", "username": "mallory"}
+
+
+def alices_link(**fields) -> LinkedAccount:
+    return due_link(external_id=ALICE["id"], username=ALICE["username"], **fields)
+
+
+def assert_refused_as_another_account(link: LinkedAccount, before: LinkedAccount) -> None:
+    link.refresh_from_db()
+    assert link.status == Status.ERROR
+    assert "answered for another account" in link.last_error
+    assert (link.external_id, link.username) == (ALICE["id"], ALICE["username"])
+    assert (link.access_token, link.refresh_token) == (before.access_token, before.refresh_token)
+    event = last_event(link)
+    assert (event.kind, event.outcome) == ("error", "failed")
+    assert event.announcement.type == "link.error"
+    assert "mallory" not in event.detail
+
+
+@pytest.mark.django_db
+def test_a_refresh_answered_with_another_accounts_tokens_is_refused(hostile_pinterest):
+    link = alices_link()
+    hostile_pinterest.json(GOOD_TOKEN | {"refresh_token": "m" * 40}, path="/oauth/token")
+    hostile_pinterest.json(MALLORY, path="/user_account")
+
+    outcome = services.refresh(link.pk, actor="command", force=True)
+
+    assert outcome == "error"
+    assert_refused_as_another_account(link, link)
+    assert not LinkedAccount.objects.filter(external_id=MALLORY["id"]).exists()
+    # In error, the link is no longer refreshed (its old tokens are not spent again).
+    assert services.refresh(link.pk, force=True) == "skipped"
+
+
+@pytest.mark.django_db
+def test_a_refresh_answered_for_the_same_account_is_saved(hostile_pinterest):
+    link = alices_link()
+    hostile_pinterest.json(GOOD_TOKEN, path="/oauth/token")
+    hostile_pinterest.json(ALICE, path="/user_account")
+
+    assert services.refresh(link.pk, force=True) == "refreshed"
+
+    link.refresh_from_db()
+    assert (link.status, link.access_token) == (Status.ACTIVE, GOOD_TOKEN["access_token"])
+
+
+@pytest.mark.django_db
+def test_a_verification_answered_with_another_account_never_renames_the_link(hostile_pinterest):
+    link = alices_link(expires_at=timezone.now() + timedelta(days=20))
+    hostile_pinterest.json(MALLORY, path="/user_account")
+
+    outcome = services.verify(link.pk, actor="command")
+
+    assert outcome == "error"
+    assert_refused_as_another_account(link, link)
+    assert not link.events.filter(kind="verified").exists()
+
+
+@pytest.mark.django_db
+def test_the_verify_command_reports_another_account(hostile_pinterest):
+    link = alices_link(expires_at=timezone.now() + timedelta(days=20))
+    hostile_pinterest.json(MALLORY, path="/user_account")
+    out = io.StringIO()
+
+    call_command("connections", "verify", str(link.pk), stdout=out)
+
+    assert out.getvalue() == f"link {link.pk}: error\n"
+    assert LinkedAccount.objects.get(pk=link.pk).username == ALICE["username"]
+
+
+# --- Item 6: a link without a refresh token lasts until its access token expires ----------
+
+
+@pytest.fixture
+def no_refresh_provider(settings, tmp_path, hostile):
+    """A generic OAuth 2.0 provider from TOML whose token endpoint issues no refresh token."""
+    settings.CONNECTAPP_HTTP_TIMEOUT = 1.0
+    path = tmp_path / "providers.toml"
+    path.write_text(
+        f"""
+[providers.norefresh]
+display_name = "No Refresh"
+authorize_url = "{hostile.url}/authorize"
+token_url = "{hostile.url}/token"
+userinfo_url = "{hostile.url}/userinfo"
+client_id = "norefresh-client"
+client_secret = "norefresh-secret"
+"""
+    )
+    settings.CONNECTAPP_PROVIDERS_FILE = str(path)
+    hostile.json(
+        {"access_token": "h" * 40, "token_type": "bearer", "expires_in": 3600}, path="/token"
+    )
+    hostile.json({"sub": "hour-1", "preferred_username": "hourly"}, path="/userinfo")
+    return hostile
+
+
+def connect_without_refresh_token(client, user) -> LinkedAccount:
+    client.force_login(user)
+    started = client.post("/connections/norefresh/connect/")
+    assert started.status_code == 302, started.content.decode()
+    state = started["Location"].split("state=")[1].split("&")[0]
+    done = client.get(f"/connections/norefresh/callback/?code=c&state={state}")
+    assert done.status_code == 302, done.content.decode()
+    link = LinkedAccount.objects.get(provider="norefresh")
+    assert (link.status, link.refresh_token) == (Status.ACTIVE, "")
+    return link
+
+
+def sweep(settings) -> list[int]:
+    """Claim what the refresh sweep claims for the provider, and refresh each as a worker does."""
+    claimed = [
+        link_id
+        for batch in services.claim_due_refreshes(
+            "norefresh", settings.CONNECTAPP_REFRESH_WINDOW, batch_size=100
+        )
+        for link_id in batch
+    ]
+    for link_id in claimed:
+        services.refresh_queued(link_id)
+    return claimed
+
+
+@pytest.mark.django_db
+def test_a_link_without_a_refresh_token_stays_active_until_its_access_token_expires(
+    client, user, settings, no_refresh_provider
+):
+    link = connect_without_refresh_token(client, user)
+    token_requests = len(no_refresh_provider.requests)
+
+    assert sweep(settings) == []
+    out = io.StringIO()
+    call_command("connections", "refresh", str(link.pk), stdout=out)
+    call_command("connections", "refresh", "--due", stdout=out)
+
+    assert out.getvalue() == f"link {link.pk}: not_due\n"
+    link.refresh_from_db()
+    assert link.status == Status.ACTIVE
+    assert len(no_refresh_provider.requests) == token_requests
+    page = client.get("/connections/").content.decode()
+    assert "stops accepting this connection on" in page
+
+
+@pytest.mark.django_db
+def test_a_link_without_a_refresh_token_needs_reconnect_once_its_access_token_expired(
+    client, user, settings, no_refresh_provider
+):
+    link = connect_without_refresh_token(client, user)
+    LinkedAccount.objects.filter(pk=link.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert sweep(settings) == [link.pk]
+
+    link.refresh_from_db()
+    assert link.status == Status.NEEDS_RECONNECT
+    assert last_event(link).kind == "needs_reconnect"
