@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from connectapp.providers.base import TokenSet
+from connectapp.redaction import provider_text
 
 from .fields import EncryptedTextField
 
@@ -194,14 +195,15 @@ class LinkedAccount(models.Model):
     def mark_error(self, reason: str) -> None:
         """Save the link as in error (no worker refreshes it), and why; its tokens stay."""
         self.status = self.Status.ERROR
-        self.last_error = reason
+        self.last_error = provider_text(reason)
         self.last_error_at = timezone.now()
         self.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
 
     def mark_needs_reconnect(self, reason: str) -> None:
-        """Save the link as waiting for its owner to connect again, and why."""
+        """Save the link as waiting for its owner to connect again, and why (which may quote
+        the provider: kept as `provider_text` leaves it)."""
         self.status = self.Status.NEEDS_RECONNECT
-        self.last_error = reason
+        self.last_error = provider_text(reason)
         self.last_error_at = timezone.now()
         self.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
 

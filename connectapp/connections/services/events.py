@@ -37,6 +37,8 @@ from django.db.models.signals import post_init
 from django.dispatch import receiver
 from django.utils import timezone
 
+from connectapp.redaction import provider_text
+
 from .. import notifications, signals
 from ..models import AnnouncedEvent, ConnectionEvent, LinkedAccount
 
@@ -215,10 +217,10 @@ def record_event(
     link: LinkedAccount, kind: str, *, actor: str, outcome: str = Outcome.OK, detail: str = ""
 ) -> ConnectionEvent:
     """Return the new history entry of the link, announced in the same transaction (see
-    `emit`); `detail` is cut to what an admin page shows."""
+    `emit`); `detail`, which may quote a provider, is kept as `provider_text` leaves it."""
     with transaction.atomic(savepoint=False):
         history = ConnectionEvent.objects.create(
-            account=link, kind=kind, outcome=outcome, detail=detail[:2000], actor=actor
+            account=link, kind=kind, outcome=outcome, detail=provider_text(detail), actor=actor
         )
         emit(link, kind, outcome, actor=actor, history=history)
     return history

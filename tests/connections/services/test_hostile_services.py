@@ -7,6 +7,7 @@ command, the admin action and the worker carry on and record what happened.
 
 import io
 import json
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
@@ -17,7 +18,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from connectapp.connections import services, tasks
-from connectapp.connections.models import ConnectionEvent, LinkedAccount
+from connectapp.connections.models import AnnouncedEvent, ConnectionEvent, LinkedAccount
 from tests.factories import LinkedAccountFactory
 from tests.providers.hostile_server import HostileServer
 
@@ -113,7 +114,8 @@ def test_the_admin_refresh_reports_an_unusable_answer_and_refreshes_the_next_lin
 
     page = response.content.decode()
     assert response.status_code == 200
-    assert "1 link refreshed" in page or "Refresh: 1" in page, page
+    assert "Refresh: 1 link succeeded." in page
+    assert f"Refresh: 1 link failed — pinterest:alpha (#{first.pk}): Pinterest answered" in page
     assert "cannot be used" in page
     event = last_event(first)
     assert (event.kind, event.outcome) == ("refreshed", "transient")
@@ -319,3 +321,82 @@ def test_a_link_without_a_refresh_token_needs_reconnect_once_its_access_token_ex
     link.refresh_from_db()
     assert link.status == Status.NEEDS_RECONNECT
     assert last_event(link).kind == "needs_reconnect"
+
+
+# --- Item 7: a provider's text is kept only without the credentials it echoes --------------
+
+#: A token that is no one's here: a bare token-looking string in a provider's text goes too.
+STRANGER_TOKEN = "Zx81kQ0pLm3vB7nR2sT9wY4u"
+
+
+def echoing_refusal(*secrets: str) -> dict:
+    echoed = " ".join(secrets)
+    return {
+        "error": "invalid_grant",
+        "error_description": f"grant {echoed} refused; also {STRANGER_TOKEN}\x1b[2J\x1b[H\r\nok",
+    }
+
+
+def assert_nowhere(text: str, *secrets: str) -> None:
+    for secret in (*secrets, STRANGER_TOKEN, "\x1b"):
+        assert secret not in text
+
+
+@pytest.mark.django_db
+def test_a_refusal_echoing_the_refresh_token_stores_and_shows_none_of_it(
+    client, hostile_pinterest, caplog
+):
+    link = due_link()
+    refresh_token = link.refresh_token
+    hostile_pinterest.json(echoing_refusal(refresh_token), status=400, path="/oauth/token")
+
+    assert services.refresh(link.pk, force=True) == "needs_reconnect"
+
+    link.refresh_from_db()
+    assert link.status == Status.NEEDS_RECONNECT
+    assert "invalid_grant: grant [redacted] refused" in link.last_error
+    listing = io.StringIO()
+    call_command("connections", "list", "--json", stdout=listing)
+    client.force_login(link.user)
+    page = client.get("/connections/").content.decode()
+    stored = [link.last_error, *link.events.values_list("detail", flat=True)]
+    announced = [json.dumps(event.payload) for event in AnnouncedEvent.objects.all()]
+    for text in (*stored, *announced, listing.getvalue(), page, caplog.text):
+        assert_nowhere(text, refresh_token)
+
+
+@pytest.mark.django_db
+def test_a_callback_refusal_echoing_the_code_and_verifier_shows_none_of_it(
+    client, user, hostile_pinterest, caplog
+):
+    client.force_login(user)
+    started = client.post("/connections/pinterest/connect/")
+    state = started["Location"].split("state=")[1].split("&")[0]
+    code = "c0de-" + "q7" * 12
+    hostile_pinterest.json(
+        echoing_refusal(code, state, "hostile-secret"), status=400, path="/oauth/token"
+    )
+
+    response = client.get(f"/connections/pinterest/callback/?code={code}&state={state}")
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    # The message (the language form elsewhere on the page carries the callback's own URL).
+    (message,) = re.findall(r'role="alert">(.*?)</p>', page, re.S)
+    assert "did not accept this connection attempt (invalid_grant: grant [redacted]" in message
+    (sent,) = hostile_pinterest.requests
+    verifier = dict(part.split("=") for part in sent.body.decode().split("&"))["code_verifier"]
+    assert_nowhere(message, code, state, verifier, "hostile-secret")
+    assert_nowhere(caplog.text, code, verifier, "hostile-secret")
+
+
+@pytest.mark.django_db
+def test_the_list_escapes_control_characters_in_names():
+    LinkedAccountFactory(username="\x1b[2J\x1b[Hmallory\r")
+    out = io.StringIO()
+
+    call_command("connections", "list", stdout=out)
+
+    assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
+    assert "\\x1b[2J\\x1b[Hmallory" in out.getvalue()
+
