@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 from cryptography.fernet import Fernet
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -400,3 +401,33 @@ def test_the_list_escapes_control_characters_in_names():
     assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
     assert "\\x1b[2J\\x1b[Hmallory" in out.getvalue()
 
+
+# --- Item 8: a used flow never comes back -------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_connect_started_while_another_tab_used_a_flow_does_not_bring_it_back(
+    client, user, hostile_pinterest
+):
+    client.force_login(user)
+    started = client.post("/connections/pinterest/connect/")
+    state = started["Location"].split("state=")[1].split("&")[0]
+    # Tab 2 starts connecting: its request loaded the session while the flow was pending…
+    tab_two = SessionStore(session_key=client.session.session_key)
+    assert services.FLOWS_SESSION_KEY in tab_two  # loaded now
+    # …then tab 1's callback used the flow…
+    hostile_pinterest.json(GOOD_TOKEN | {"refresh_token": "r" * 40}, path="/oauth/token")
+    hostile_pinterest.json(ALICE, path="/user_account")
+    callback = f"/connections/pinterest/callback/?code=c0de-once&state={state}"
+    assert client.get(callback).status_code == 302
+    # …and tab 2's connect is written, and its request's session saved, after that.
+    services.begin_connect(tab_two, user, "pinterest", "http://testserver/cb/")
+    tab_two.save()
+
+    replayed = client.get(callback)
+
+    assert replayed.status_code == 400
+    assert "already used" in replayed.content.decode()
+    exchanges = [r for r in hostile_pinterest.requests if r.path == "/oauth/token"]
+    assert len(exchanges) == 1
+    assert len(SessionStore(session_key=tab_two.session_key)[services.FLOWS_SESSION_KEY]) == 1
