@@ -180,7 +180,7 @@ def redeliver(delivery_id: int, *, queue: bool = True) -> WebhookDelivery:
 def publish(delivery_ids: list[int], *, force: bool = False, countdown: float = 0) -> None:
     """Ask workers to attempt these deliveries, over one broker connection; a broker failure
     is logged (each delivery's `queued_at` lets the sweep publish it again)."""
-    from .tasks import deliver_webhook
+    from ..tasks import deliver_webhook
 
     try:
         with deliver_webhook.app.producer_or_acquire() as producer:
