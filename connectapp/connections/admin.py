@@ -229,6 +229,11 @@ def _last_error(account: LinkedAccount) -> str:
     }
 
 
+def _error_reason(account: LinkedAccount) -> str:
+    """Why the service put the link in error, as it recorded it on the link."""
+    return LinkedAccount.objects.filter(pk=account.pk).values_list("last_error", flat=True).get()
+
+
 def _unusable_provider(account: LinkedAccount) -> str:
     """Why the link's provider cannot be asked at all ("" when it can): no request is sent."""
     try:
@@ -260,6 +265,8 @@ def _apply(
         results.succeeded += 1
     elif outcome == RefreshOutcome.NEEDS_RECONNECT:
         results.fail(account, _last_error(account))
+    elif outcome == RefreshOutcome.ERROR:
+        results.fail(account, _error_reason(account))
     elif outcome == RefreshOutcome.GONE:
         results.skip(account, gettext("it no longer exists"))
     else:

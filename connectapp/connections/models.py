@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from connectapp.providers.base import TokenSet
+from connectapp.redaction import provider_text
 
 from .fields import EncryptedTextField
 
@@ -22,6 +23,13 @@ TOKEN_STATE_FIELDS = (
     "last_error",
     "last_error_at",
 )
+
+
+#: Links whose access token can be renewed before it expires: a user's link holding a refresh
+#: token, or the site's own (a new client-credentials token renews it). Also as seen from a
+#: link's `RefreshSchedule`.
+RENEWABLE = ~Q(refresh_token="") | Q(user=None)
+RENEWABLE_SCHEDULE = ~Q(link__refresh_token="") | Q(link__user=None)
 
 
 class LinkQuerySet(models.QuerySet):
@@ -41,9 +49,13 @@ class LinkQuerySet(models.QuerySet):
         The one definition of "due" for the sweep, `connections refresh --due`, the stats and
         the admin filter, read from the links' `RefreshSchedule` (its `due_at` is the expiry of
         an active link's token, and empty otherwise); `LinkedAccount.is_due` asks the same of a
-        row in hand.
+        row in hand. A user's link without a refresh token cannot be renewed: it is due only
+        once its access token has expired (its refresh then asks for a reconnect).
         """
-        return self.filter(schedule__due_at__lte=timezone.now() + window)
+        now = timezone.now()
+        return self.filter(
+            Q(schedule__due_at__lte=now + window) & RENEWABLE | Q(schedule__due_at__lte=now)
+        )
 
     def unqueued(self) -> "LinkQuerySet":
         """Return the links with no refresh queued by the sweep."""
@@ -125,11 +137,19 @@ class LinkedAccount(models.Model):
 
     def is_due(self, window: timedelta) -> bool:
         """Return whether this link is in `LinkedAccount.objects.due(window)`, without a query."""
+        if not self.renewable:
+            window = timedelta(0)
         return (
             self.status == self.Status.ACTIVE
             and self.expires_at is not None
             and self.expires_at <= timezone.now() + window
         )
+
+    @property
+    def renewable(self) -> bool:
+        """Return whether the access token can be renewed before it expires: the link holds a
+        refresh token, or it is the site's own (a new client-credentials token renews it)."""
+        return self.is_app_level or bool(self.refresh_token)
 
     def token_set(self) -> TokenSet:
         """Return the link's credentials as the providers take them."""
@@ -182,10 +202,18 @@ class LinkedAccount(models.Model):
             and (name not in before or getattr(self, name) != before[name])
         ]
 
+    def mark_error(self, reason: str) -> None:
+        """Save the link as in error (no worker refreshes it), and why; its tokens stay."""
+        self.status = self.Status.ERROR
+        self.last_error = provider_text(reason)
+        self.last_error_at = timezone.now()
+        self.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
+
     def mark_needs_reconnect(self, reason: str) -> None:
-        """Save the link as waiting for its owner to connect again, and why."""
+        """Save the link as waiting for its owner to connect again, and why (which may quote
+        the provider: kept as `provider_text` leaves it)."""
         self.status = self.Status.NEEDS_RECONNECT
-        self.last_error = reason
+        self.last_error = provider_text(reason)
         self.last_error_at = timezone.now()
         self.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
 

@@ -29,15 +29,19 @@ def links() -> QuerySet[LinkedAccount]:
 
 
 def accounts_for(user) -> QuerySet[LinkedAccount]:
-    """The user's live links; `reconnect_soon` flags those whose refresh token runs out soon."""
+    """The user's live links; `reconnect_soon` flags those that stop working soon: their
+    refresh token runs out, or their access token does and there is no refresh token."""
     warn_before = timezone.now() + settings.CONNECTAPP_RECONNECT_WARNING
+    runs_out = Q(refresh_expires_at__lte=warn_before) | Q(
+        refresh_token="", expires_at__lte=warn_before
+    )
     return (
         LinkedAccount.objects.defer(*SECRET_FIELDS)
         .filter(user=user)
         .live()
         .annotate(
             reconnect_soon=ExpressionWrapper(
-                Q(status=LinkedAccount.Status.ACTIVE, refresh_expires_at__lte=warn_before),
+                Q(status=LinkedAccount.Status.ACTIVE) & runs_out,
                 output_field=BooleanField(),
             ),
             # A refresh the provider accepted is a check too. (SQLite's MAX() of a NULL is NULL.)

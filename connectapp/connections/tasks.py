@@ -7,6 +7,7 @@ services decide under the link's row lock). The sweeps run on the default queue.
 """
 
 import random
+from functools import partial
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -80,7 +81,8 @@ def _run(task, operation: str, service, account_id: int, provider: str) -> str:
 @shared_task(**PROVIDER_TASK)
 def refresh_account(self, account_id: int, provider: str = "") -> str:
     """Refresh one link's token; a no-op when another worker already did."""
-    return _run(self, "refresh", services.refresh_queued, account_id, provider)
+    refresh = partial(services.refresh_queued, last_attempt=self.request.retries >= MAX_RETRIES)
+    return _run(self, "refresh", refresh, account_id, provider)
 
 
 @shared_task(**PROVIDER_TASK)

@@ -10,6 +10,7 @@ cannot be used become `UnusableAnswer`; anything else is left to the provider mo
 knows what the provider's own "no" looks like.
 """
 
+import base64
 import contextlib
 import os
 import re
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 import urllib3
@@ -28,6 +30,7 @@ from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
 from connectapp.exceptions import ProviderUnavailable, UnusableAnswer
+from connectapp.redaction import SECRET_NAMES, provider_text
 
 #: A longer `Retry-After` is a provider's mistake; we come back after this many seconds.
 MAX_RETRY_AFTER = 24 * 60 * 60.0
@@ -35,6 +38,8 @@ MAX_RETRY_AFTER = 24 * 60 * 60.0
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: A token goes into a header: visible ASCII only, and not without end.
 TOKEN = re.compile(r"[\x21-\x7e]{1,16384}")
+#: The parameters of an OAuth 1.0a `Authorization` header.
+_OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 #: How much of an answer is read at a time.
 CHUNK_BYTES = 64 * 1024
 
@@ -63,20 +68,50 @@ def parsed(response: requests.Response) -> Any:
 
 
 def error_message(response: requests.Response) -> str:
-    """A readable message from any of the error bodies providers use, without echoing secrets."""
+    """A readable message from any of the error bodies providers use, without echoing secrets.
+
+    The provider's text goes through `redaction.provider_text`, with every credential the call
+    sent or received removed (see `call_secrets`).
+    """
     body = parsed(response)
+    message = f"HTTP {response.status_code}"
     if isinstance(body, dict):
-        if isinstance(body.get("errors"), list) and body["errors"]:
-            first = body["errors"][0]
-            if isinstance(first, dict) and first.get("message"):
-                return f"HTTP {response.status_code}: {first['message']}"
-        if body.get("error"):
+        errors = body.get("errors")
+        first = errors[0] if isinstance(errors, list) and errors else None
+        if isinstance(first, dict) and first.get("message"):
+            message = f"HTTP {response.status_code}: {first['message']}"
+        elif body.get("error"):
             description = body.get("error_description")
-            return f"{body['error']}: {description}" if description else str(body["error"])
-        if body.get("message"):
+            message = f"{body['error']}: {description}" if description else str(body["error"])
+        elif body.get("message"):
             code = body.get("code")
-            return f"{body['message']} (code {code})" if code is not None else str(body["message"])
-    return f"HTTP {response.status_code}"
+            message = (
+                f"{body['message']} (code {code})" if code is not None else str(body["message"])
+            )
+    return provider_text(message, call_secrets(response, body))
+
+
+def call_secrets(response: requests.Response, body: Any = None) -> set[str]:
+    """Return the credentials of one provider call: the secret fields of the form and query we
+    sent, the `Authorization` header (and a Basic header's password, decoded), and the tokens
+    in the parsed answer `body`."""
+    found: set[str] = set()
+    request = response.request
+    if request is not None:
+        sent = request.body.decode("latin-1") if isinstance(request.body, bytes) else request.body
+        pairs = parse_qsl(sent, keep_blank_values=False) if isinstance(sent, str) else []
+        pairs += parse_qsl(urlsplit(request.url or "").query)
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if credentials:
+            found.add(credentials)
+            pairs += [(name, unquote(value)) for name, value in _OAUTH_PARAM.findall(credentials)]
+        if scheme.lower() == "basic":
+            with contextlib.suppress(ValueError):
+                found.add(base64.b64decode(credentials).decode().partition(":")[2])
+        found |= {value for name, value in pairs if name.lower() in SECRET_NAMES}
+    if isinstance(body, dict):
+        found |= {body[name] for name in SECRET_NAMES if isinstance(body.get(name), str)}
+    return found
 
 
 def raise_for_outage(response: requests.Response, provider: str) -> None:

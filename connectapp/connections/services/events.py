@@ -37,6 +37,8 @@ from django.db.models.signals import post_init
 from django.dispatch import receiver
 from django.utils import timezone
 
+from connectapp.redaction import provider_text
+
 from .. import notifications, signals
 from ..models import AnnouncedEvent, ConnectionEvent, LinkedAccount
 
@@ -215,10 +217,10 @@ def record_event(
     link: LinkedAccount, kind: str, *, actor: str, outcome: str = Outcome.OK, detail: str = ""
 ) -> ConnectionEvent:
     """Return the new history entry of the link, announced in the same transaction (see
-    `emit`); `detail` is cut to what an admin page shows."""
+    `emit`); `detail`, which may quote a provider, is kept as `provider_text` leaves it."""
     with transaction.atomic(savepoint=False):
         history = ConnectionEvent.objects.create(
-            account=link, kind=kind, outcome=outcome, detail=detail[:2000], actor=actor
+            account=link, kind=kind, outcome=outcome, detail=provider_text(detail), actor=actor
         )
         emit(link, kind, outcome, actor=actor, history=history)
     return history
@@ -235,3 +237,13 @@ def needs_reconnect(
     record_event(link, Kind.NEEDS_RECONNECT, actor=actor, outcome=outcome, detail=reason)
     transaction.on_commit(lambda: notifications.needs_reconnect(link))
     logger.warning("link %s needs reconnect: %s", link.pk, reason)
+
+
+def mark_error(link: LinkedAccount, reason: str, *, actor: str) -> None:
+    """Mark the link as in error and record it (announced as `link.error`).
+
+    Within the caller's transaction and lock.
+    """
+    link.mark_error(reason)
+    record_event(link, Kind.ERROR, actor=actor, outcome=Outcome.FAILED, detail=reason)
+    logger.warning("link %s in error: %s", link.pk, reason)

@@ -1,7 +1,8 @@
 """Pending connection flows, kept in the browser's session until their callback.
 
 A flow is single-use: its callback takes it out of the stored session under the session's
-row lock, so a double-submitted callback exchanges its code or verifier once.
+row lock, so a double-submitted callback exchanges its code or verifier once; starting a flow
+writes the stored flows under the same lock, so a used flow never comes back.
 """
 
 import hashlib
@@ -29,24 +30,40 @@ def _flow_id(flow_key: str) -> str:
     return hashlib.sha256(flow_key.encode()).hexdigest()
 
 
-def _live_flows(session: SessionBase) -> dict[str, dict[str, Any]]:
+def _live(flows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     oldest = time.time() - settings.CONNECTAPP_FLOW_TTL.total_seconds()
-    flows = session.get(FLOWS_SESSION_KEY, {})
     return {key: flow for key, flow in flows.items() if flow["started"] >= oldest}
 
 
+def _stored_flows(session: SessionBase) -> dict[str, dict[str, Any]]:
+    """Return the flows of the stored session, its row locked until the caller's transaction
+    ends; the request's copy of the session may be stale (another tab may have used a flow)."""
+    if session.session_key is None:
+        return session.get(FLOWS_SESSION_KEY, {})  # a new session: nothing stored yet
+    stored = (
+        session.model.objects.select_for_update().filter(session_key=session.session_key).first()
+    )
+    return session.decode(stored.session_data).get(FLOWS_SESSION_KEY, {}) if stored else {}
+
+
 def keep_flow(session: SessionBase, user, provider: Provider, authorization: Authorization) -> None:
-    """Keep a started flow in the session, its secrets encrypted; the oldest go past a few."""
-    flows = _live_flows(session)
-    while len(flows) >= MAX_PENDING_FLOWS:
-        flows.pop(min(flows, key=lambda key: flows[key]["started"]))
-    flows[_flow_id(authorization.flow_key)] = {
-        "provider": provider.name,
-        "user": user.pk,
-        "started": time.time(),
-        "pending": crypto.encrypt(json.dumps(authorization.pending)),
-    }
-    session[FLOWS_SESSION_KEY] = flows
+    """Keep a started flow in the session, its secrets encrypted; the oldest go past a few.
+
+    The flows are read from the stored session under its row lock and saved at once, as a
+    callback takes one: a flow another tab's callback used meanwhile is not brought back.
+    """
+    with transaction.atomic():
+        flows = _live(_stored_flows(session))
+        while len(flows) >= MAX_PENDING_FLOWS:
+            flows.pop(min(flows, key=lambda key: flows[key]["started"]))
+        flows[_flow_id(authorization.flow_key)] = {
+            "provider": provider.name,
+            "user": user.pk,
+            "started": time.time(),
+            "pending": crypto.encrypt(json.dumps(authorization.pending)),
+        }
+        session[FLOWS_SESSION_KEY] = flows
+        session.save()
 
 
 def _pop_flow_once(session: SessionBase, flow_id: str) -> dict[str, Any] | None:
@@ -59,12 +76,7 @@ def _pop_flow_once(session: SessionBase, flow_id: str) -> dict[str, Any] | None:
     if session.session_key is None:
         return None
     with transaction.atomic():
-        stored = (
-            session.model.objects.select_for_update()
-            .filter(session_key=session.session_key)
-            .first()
-        )
-        flows = session.decode(stored.session_data).get(FLOWS_SESSION_KEY, {}) if stored else {}
+        flows = _stored_flows(session)
         flow = flows.pop(flow_id, None)
         if flow is not None:
             session[FLOWS_SESSION_KEY] = flows

@@ -14,13 +14,14 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from connectapp.exceptions import AccessRevoked, ProviderUnavailable
+from connectapp.exceptions import AccessRevoked, ProviderError, ProviderUnavailable
 from connectapp.providers import registry
-from connectapp.providers.base import TokenSet
+from connectapp.providers.base import Provider, TokenSet
 
+from .. import messages
 from ..infra import writeahead
 from ..models import LinkedAccount
-from .events import Kind, Outcome, needs_reconnect, record_event
+from .events import Kind, Outcome, mark_error, needs_reconnect, record_event
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class RefreshOutcome(StrEnum):
     SKIPPED = "skipped"
     GONE = "gone"
     NEEDS_RECONNECT = "needs_reconnect"
+    ERROR = "error"
 
 
 def refresh(
@@ -53,8 +55,9 @@ def refresh(
 
     Whether the link is due (its token expires `within`, by default the refresh window) is
     decided on the row read under the lock, so callers holding a stale copy cause no extra
-    refresh; `force` refreshes even a link not due. Raises `ProviderUnavailable` for the
-    caller to retry later, with the link untouched.
+    refresh; `force` refreshes even a link not due, unless it has no refresh token (it stays
+    active until its access token expires, and needs a reconnect then). Raises
+    `ProviderUnavailable` for the caller to retry later, with the link untouched.
 
     A rotated refresh token is written ahead to the shared store before the row is saved, and saved
     again when the database fails (see `writeahead`): a database error at that moment
@@ -78,7 +81,7 @@ def refresh(
                 return RefreshOutcome.SKIPPED
             if link.last_refreshed_at and link.last_refreshed_at >= requested_at:
                 return RefreshOutcome.ALREADY_REFRESHED
-            if not force and not link.is_due(window):
+            if not (force and link.renewable) and not link.is_due(window):
                 return RefreshOutcome.NOT_DUE
             previous = link.refresh_token
             try:
@@ -89,6 +92,10 @@ def refresh(
             except ProviderUnavailable as outage:
                 unavailable = outage
             else:
+                if _for_another_account(provider, link, tokens):
+                    reason = messages.ANOTHER_ACCOUNT.format(provider=provider.display_name)
+                    mark_error(link, reason, actor=actor)
+                    return RefreshOutcome.ERROR
                 if tokens.refresh_token:
                     # The old refresh token is dead at the provider from now on.
                     rotated = tokens
@@ -103,6 +110,22 @@ def refresh(
         link, Kind.REFRESHED, actor=actor, outcome=Outcome.TRANSIENT, detail=str(unavailable)
     )
     raise unavailable
+
+
+def _for_another_account(provider: Provider, link: LinkedAccount, tokens: TokenSet) -> bool:
+    """Return whether the provider says the new tokens are another account's.
+
+    Asked of every per-user provider (each has an identity endpoint). An identity it cannot
+    tell now is no mismatch: new tokens are saved rather than lost, and checked next time.
+    """
+    if provider.app_level:
+        return False
+    try:
+        identity = provider.identity(tokens)
+    except ProviderError as problem:
+        logger.warning("link %s: identity not checked after its refresh: %s", link.pk, problem)
+        return False
+    return identity.external_id != link.external_id
 
 
 def _save_refreshed(link: LinkedAccount, tokens: TokenSet, *, actor: str, detail: str = "") -> None:

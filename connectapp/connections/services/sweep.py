@@ -5,29 +5,49 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from connectapp.exceptions import ProviderUnavailable
 
-from ..models import RefreshSchedule
+from .. import messages
+from ..models import RENEWABLE_SCHEDULE, SECRET_FIELDS, LinkedAccount, RefreshSchedule
+from .events import Kind, Outcome, record_event
 from .refresh import RefreshOutcome, refresh
 
 
-def refresh_queued(link_id: int) -> RefreshOutcome:
+def refresh_queued(link_id: int, *, last_attempt: bool = False) -> RefreshOutcome:
     """A worker's `refresh` of a link the sweep queued; return its outcome.
 
     A refresh's own save clears the queued marker; any other outcome clears it here, so the
     sweep may queue the link again when it is due again. An outage renews it instead: the
-    task's retry is still coming, and the sweep must not queue a second one meanwhile.
+    task's retry is still coming, and the sweep must not queue a second one meanwhile; on the
+    `last_attempt` no retry is coming, and the marker is cleared. A refresh that breaks for any
+    other reason is recorded (the event says what broke, never a value) and clears it too.
     """
     try:
         outcome = refresh(link_id)
     except ProviderUnavailable:
-        RefreshSchedule.objects.filter(pk=link_id).update(queued_at=timezone.now())
+        still_queued = None if last_attempt else timezone.now()
+        RefreshSchedule.objects.filter(pk=link_id).update(queued_at=still_queued)
+        raise
+    except Exception as problem:
+        _record_breakage(link_id, problem)
         raise
     if outcome != RefreshOutcome.REFRESHED:
         RefreshSchedule.objects.filter(pk=link_id, queued_at__isnull=False).update(queued_at=None)
     return outcome
+
+
+def _record_breakage(link_id: int, problem: Exception) -> None:
+    """Clear the queued marker of a link whose refresh broke, and record that it did."""
+    with transaction.atomic():
+        link = LinkedAccount.objects.locked().defer(*SECRET_FIELDS).filter(pk=link_id).first()
+        if link is None:
+            return
+        RefreshSchedule.objects.filter(pk=link_id).update(queued_at=None)
+        reason = messages.REFRESH_BROKE.format(kind=type(problem).__name__)
+        record_event(link, Kind.REFRESHED, actor="worker", outcome=Outcome.TRANSIENT, detail=reason)
 
 
 def claim_due_refreshes(
@@ -48,14 +68,20 @@ def claim_due_refreshes(
     RefreshSchedule.objects.filter(
         provider=provider_name, queued_at__lt=now - settings.CONNECTAPP_REFRESH_LEASE
     ).update(queued_at=None)
-    due = RefreshSchedule.objects.filter(
-        provider=provider_name, due_at__lte=now + window, queued_at__isnull=True
-    ).order_by("due_at")
+    due = (
+        RefreshSchedule.objects.filter(provider=provider_name, queued_at__isnull=True)
+        .filter(Q(due_at__lte=now + window) & RENEWABLE_SCHEDULE | Q(due_at__lte=now))
+        .order_by("due_at")
+    )
     claimed = 0
     while limit is None or claimed < limit:
         size = batch_size if limit is None else min(batch_size, limit - claimed)
         with transaction.atomic():
-            ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size])
+            ids = list(
+                due.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)[
+                    :size
+                ]
+            )
             if not ids:
                 return
             RefreshSchedule.objects.filter(pk__in=ids).update(queued_at=now)

@@ -8,8 +8,9 @@ from django.utils import timezone
 from connectapp.exceptions import AccessRevoked, ProviderUnavailable
 from connectapp.providers import registry
 
+from .. import messages
 from ..models import LinkedAccount
-from .events import Kind, Outcome, needs_reconnect, record_event
+from .events import Kind, Outcome, mark_error, needs_reconnect, record_event
 from .refresh import ACCESS_TOKEN_MARGIN, RefreshOutcome, refresh
 
 Status = LinkedAccount.Status
@@ -22,6 +23,7 @@ class VerifyOutcome(StrEnum):
     SKIPPED = "skipped"
     GONE = "gone"
     NEEDS_RECONNECT = "needs_reconnect"
+    ERROR = "error"
 
 
 def verify(link_id: int, *, actor: str = "worker") -> VerifyOutcome:
@@ -44,7 +46,7 @@ def verify(link_id: int, *, actor: str = "worker") -> VerifyOutcome:
     if provider.supports_refresh and link.is_due(ACCESS_TOKEN_MARGIN):
         # An expired access token would be refused for being expired, not revoked.
         outcome = refresh(link_id, actor=actor, within=ACCESS_TOKEN_MARGIN)
-        if outcome in (RefreshOutcome.GONE, RefreshOutcome.NEEDS_RECONNECT):
+        if outcome in (RefreshOutcome.GONE, RefreshOutcome.NEEDS_RECONNECT, RefreshOutcome.ERROR):
             return VerifyOutcome(outcome)
         link.refresh_from_db()
     tokens = link.token_set()
@@ -68,6 +70,10 @@ def verify(link_id: int, *, actor: str = "worker") -> VerifyOutcome:
         link = LinkedAccount.objects.locked().get(pk=link_id)
         if link.status == Status.REVOKED:
             return VerifyOutcome.SKIPPED
+        if identity.external_id != link.external_id:
+            reason = messages.ANOTHER_ACCOUNT.format(provider=provider.display_name)
+            mark_error(link, reason, actor=actor)
+            return VerifyOutcome.ERROR
         changed = link.rename(identity.username)
         link.last_verified_at = timezone.now()
         link.save(update_fields=["username", "last_verified_at", "updated_at"])

@@ -169,6 +169,7 @@ def sweep_queries(settings, due: int) -> int:
                 user=user,
                 provider="pinterest",
                 external_id=f"x-{n}",
+                refresh_token=f"refresh-{n}",  # a link without one is due only once expired
                 expires_at=timezone.now() + timedelta(hours=1 if n < due else 24 * 20),
             )
             for n in range(due + 300)

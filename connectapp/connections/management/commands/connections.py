@@ -15,6 +15,7 @@ from connectapp.exceptions import (
     UnknownProvider,
 )
 from connectapp.providers import registry
+from connectapp.redaction import terminal_text
 
 from ... import selectors, services
 from ...infra import metrics
@@ -112,9 +113,10 @@ class Command(BaseCommand):
             f"{'ID':>6}  {'USER':<16} {'PROVIDER':<10} {'USERNAME':<20} {'STATUS':<16} EXPIRES"
         )
         for row in rows:
-            name = row["username"] or row["external_id"]
+            name = terminal_text(row["username"] or row["external_id"])
+            user = terminal_text(row["user"] or "(app)")
             self.stdout.write(
-                f"{row['id']:>6}  {(row['user'] or '(app)')[:16]:<16} {row['provider'][:10]:<10} "
+                f"{row['id']:>6}  {user[:16]:<16} {row['provider'][:10]:<10} "
                 f"{name[:20]:<20} {row['status']:<16} {row['expires_at'] or '-'}"
             )
         self.stdout.write(f"{len(rows)} link(s)")
