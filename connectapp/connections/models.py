@@ -432,9 +432,13 @@ class AnnouncedEvent(models.Model):
     account = models.ForeignKey(
         LinkedAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The history entry announced. Routine entries are pruned after the retention period in
+    # one DELETE a batch (`services.prune_routine_events`), so this is a plain reference, not a
+    # constraint the prune would have to cascade through; the announcement keeps its payload.
     connection_event = models.OneToOneField(
         ConnectionEvent,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         null=True,
         blank=True,
         related_name="announcement",
