@@ -53,9 +53,12 @@ def test_a_refresh_locks_the_row_writes_what_changed_and_records_one_event(pinte
         assert services.refresh_queued(link.pk) == "refreshed"
 
     statements = [query["sql"] for query in queries]
+    # Lock, write what changed, the history entry and its outbox row, commit; after the commit
+    # the signals read the owner's username.
     assert [sql.split()[0] for sql in statements] == [
-        "BEGIN", "SELECT", "UPDATE", "INSERT", "COMMIT",
+        "BEGIN", "SELECT", "UPDATE", "INSERT", "INSERT", "COMMIT", "SELECT",
     ]  # fmt: skip
+    assert "connections_announcedevent" in statements[4]
     assert statements[1].endswith("FOR UPDATE")
     written = statements[2].split(" SET ")[1].split(" WHERE ")[0]
     assert sorted(part.split(" = ")[0].strip('"') for part in written.split(", ")) == [
