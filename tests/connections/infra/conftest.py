@@ -29,17 +29,13 @@ def shared_store(redis_url, settings) -> redis.Redis:
 
 @pytest.fixture
 def sent(monkeypatch) -> list[bytes]:
-    """Every round trip this process makes to the shared store from now on, as the bytes it
-    sent. Celery's own messages (a refresh announces its event through the broker, which may be
-    the same Redis) are not the store's and are left out."""
+    """Every round trip this process makes to Redis from now on, as the bytes it sent."""
     payloads: list[bytes] = []
     send = redis.connection.AbstractConnection.send_packed_command
 
     def recording(connection, command, check_health=True):
         parts = [command] if isinstance(command, (bytes, str)) else list(command)
-        payload = b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in parts)
-        if store.PREFIX.encode() in payload:
-            payloads.append(payload)
+        payloads.append(b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in parts))
         return send(connection, command, check_health)
 
     monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", recording)

@@ -28,6 +28,12 @@ print(tokens.refresh_token if tokens else "nothing")
 """
 
 
+def to_the_store(sent: list[bytes]) -> list[bytes]:
+    """Return the round trips to the shared store: a refresh also announces its event through
+    Celery's broker, which may be the same Redis, and that is not the write-ahead's."""
+    return [payload for payload in sent if store.PREFIX.encode() in payload]
+
+
 def test_tokens_written_ahead_are_read_by_another_process(shared_store):
     writeahead.keep(4101, "old-refresh", NEW)
 
@@ -77,7 +83,7 @@ def test_a_rotating_refresh_makes_two_round_trips_and_its_cleanup_rides_on_the_n
     first, second = pinterest_link(user), pinterest_link(user, username="pinner2")
 
     assert services.refresh(first.pk) == "refreshed"
-    rescue_check, write_ahead = sent
+    rescue_check, write_ahead = to_the_store(sent)
     assert b"GET" in rescue_check and b"SET" in write_ahead
     assert store.deferred_count() == 1  # the delete of the saved entry, not yet sent
     assert shared_store.exists(writeahead.KEY.format(first.pk))
@@ -85,8 +91,10 @@ def test_a_rotating_refresh_makes_two_round_trips_and_its_cleanup_rides_on_the_n
     sent.clear()
     assert services.refresh(second.pk) == "refreshed"
 
-    assert len(sent) == 2
-    assert b"EVALSHA" in sent[0]  # the first link's delete, sent with the rescue check
+    assert len(to_the_store(sent)) == 2
+    assert (
+        b"EVALSHA" in to_the_store(sent)[0]
+    )  # the first link's delete, sent with the rescue check
     assert not shared_store.exists(writeahead.KEY.format(first.pk))
     assert store.deferred_count() == 1
     assert LinkedAccount.objects.get(pk=first.pk).refresh_token != first.refresh_token
