@@ -53,9 +53,15 @@ class Command(BaseCommand):
                         "connectapp",
                         "worker",
                         "--beat",
-                        # The sweeps' queue and the provider calls' queue, in one worker.
+                        # The sweeps', the provider calls' and the webhooks' queues, in one worker.
                         "--queues",
-                        f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CONNECTAPP_PROVIDER_QUEUE}",
+                        ",".join(
+                            (
+                                settings.CELERY_TASK_DEFAULT_QUEUE,
+                                settings.CONNECTAPP_PROVIDER_QUEUE,
+                                settings.CONNECTAPP_WEBHOOK_QUEUE,
+                            )
+                        ),
                         "--loglevel=INFO",
                         "--concurrency=2",
                     ]
