@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from bench.common import bench_user, free_port, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ("bench-client", "bench-secret")
@@ -47,12 +48,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--refreshes", type=int, default=300, help="in-process, per repetition")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     return parser.parse_args()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class TokenEndpoint(BaseHTTPRequestHandler):
@@ -120,18 +115,6 @@ def bench_environment(token_port: int) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "STATIC_ROOT": tempfile.mkdtemp(prefix="connectapp-bench-static-"),
     }
-
-
-def recreate_database(url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 # --- counting what a piece of code does -------------------------------------------------------
@@ -224,13 +207,6 @@ def reset_links() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE connections_connectionevent, connections_linkedaccount CASCADE")
-
-
-def bench_user():
-    from django.contrib.auth import get_user_model
-
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    return user
 
 
 def insert_links(count: int, due: float) -> None:

@@ -14,7 +14,6 @@ the Redis broker of `CELERY_BROKER_URL`; the Pinterest stand-in is served from t
 import argparse
 import os
 import secrets
-import socket
 import sys
 import tempfile
 import threading
@@ -23,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
+
+from bench.common import bench_user, free_port, recreate_database
 
 if TYPE_CHECKING:
     from tests.support.workers import Worker
@@ -42,12 +43,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=2000, help="events in the webhook burst")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     return parser.parse_args()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def bench_environment(port: int) -> dict[str, str]:
@@ -94,18 +89,6 @@ def worker_environment(environment: dict[str, str]) -> dict[str, str]:
     }
 
 
-def recreate_database(url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            connection.execute(f'CREATE DATABASE "{name}"')
-
-
 def serve_in_thread(port: int):
     """The app, stand-ins included, on a threaded WSGI server in this process."""
     from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
@@ -148,13 +131,6 @@ def reset_links() -> None:
             "connections_webhookdelivery, connections_announcedevent, "
             "connections_connectionevent, connections_linkedaccount CASCADE"
         )
-
-
-def bench_user():
-    from django.contrib.auth import get_user_model
-
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    return user
 
 
 def insert_links(count: int, due: float) -> None:
