@@ -161,7 +161,8 @@ def insert_links(count: int, due: float) -> None:
 
 
 def give_real_tokens(ids: list[int]) -> None:
-    """Tokens the stand-in issued, so these links can really be refreshed."""
+    """Tokens the stand-in issued, and the stand-in's id of their account, so these links can
+    really be refreshed (a refresh checks whom the new token belongs to)."""
     from connectapp.connections.models import LinkedAccount
     from connectapp.sandbox.pinterest import standin
 
@@ -170,7 +171,10 @@ def give_real_tokens(ids: list[int]) -> None:
         answer = standin.issue_tokens(account.username)
         account.access_token = answer["access_token"]
         account.refresh_token = answer["refresh_token"]
-    LinkedAccount.objects.bulk_update(accounts, ["access_token", "refresh_token"], batch_size=500)
+        account.external_id = standin.user_id(account.username)
+    LinkedAccount.objects.bulk_update(
+        accounts, ["access_token", "refresh_token", "external_id"], batch_size=500
+    )
 
 
 def start_worker(
