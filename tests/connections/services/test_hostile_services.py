@@ -48,7 +48,6 @@ def hostile():
 @pytest.fixture
 def hostile_pinterest(settings, hostile):
     """Pinterest's token and identity endpoints are the hostile server."""
-    settings.CONNECTAPP_HTTP_TIMEOUT = 1.0
     settings.CONNECTAPP_HTTP_MAX_RESPONSE_BYTES = 64 * 1024
     settings.PINTEREST_CLIENT_ID = "hostile-client"
     settings.PINTEREST_CLIENT_SECRET = "hostile-secret"
@@ -253,7 +252,6 @@ def test_the_verify_command_reports_another_account(hostile_pinterest):
 @pytest.fixture
 def no_refresh_provider(settings, tmp_path, hostile):
     """A generic OAuth 2.0 provider from TOML whose token endpoint issues no refresh token."""
-    settings.CONNECTAPP_HTTP_TIMEOUT = 1.0
     path = tmp_path / "providers.toml"
     path.write_text(
         f"""
