@@ -32,13 +32,6 @@ OLD = TokenSet(access_token="b" * 40, refresh_token="r" * 40)
 
 
 @pytest.fixture
-def hostile():
-    server = HostileServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def elsewhere():
     """Another origin a redirect points to: it must never hear from us."""
     server = HostileServer().start()

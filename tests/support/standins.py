@@ -10,6 +10,7 @@ import pytest
 from connectapp.connections.infra import ratelimit
 from connectapp.sandbox.discogs import standin as discogs_standin
 from connectapp.sandbox.pinterest import standin as pinterest_standin
+from tests.providers.hostile_server import HostileServer
 
 
 @pytest.fixture
@@ -40,3 +41,11 @@ def closed_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         yield probe.getsockname()[1]
+
+
+@pytest.fixture
+def hostile():
+    """A provider on 127.0.0.1 that misbehaves as each test tells it (`HostileServer`)."""
+    server = HostileServer().start()
+    yield server
+    server.stop()

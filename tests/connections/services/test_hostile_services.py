@@ -39,13 +39,6 @@ MALFORMED = {
 
 
 @pytest.fixture
-def hostile():
-    server = HostileServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def hostile_pinterest(settings, hostile):
     """Pinterest's token and identity endpoints are the hostile server."""
     settings.CONNECTAPP_HTTP_MAX_RESPONSE_BYTES = 64 * 1024
