@@ -281,6 +281,9 @@ CONNECTAPP_RECONNECT_WARNING = timedelta(
 # Routine refresh events (a token refreshed as planned) are deleted after this many days;
 # every change of a link's state is kept. Pruned in small batches on the schedule.
 CONNECTAPP_EVENT_RETENTION = timedelta(days=env.int("CONNECTAPP_EVENT_RETENTION_DAYS", default=90))
+CONNECTAPP_WEBHOOK_RETENTION = timedelta(
+    days=env.int("CONNECTAPP_WEBHOOK_RETENTION_DAYS", default=30)
+)
 CONNECTAPP_EVENT_PRUNE_INTERVAL = timedelta(hours=1)
 CELERY_BEAT_SCHEDULE = {
     "refresh-due-links": {

@@ -137,8 +137,11 @@ def verify_all() -> int:
 
 @shared_task(**SWEEP_TASK)
 def prune_events() -> int:
-    """Delete routine refresh events past the retention period; answers how many."""
-    return services.prune_routine_events(settings.CONNECTAPP_EVENT_RETENTION)
+    """Delete routine refresh events past their retention period, then announced events whose
+    webhook messages ended past theirs; answer how many of each together."""
+    return services.prune_routine_events(
+        settings.CONNECTAPP_EVENT_RETENTION
+    ) + services.prune_announced_events(settings.CONNECTAPP_WEBHOOK_RETENTION)
 
 
 def _batched(ids, size: int):

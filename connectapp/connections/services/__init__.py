@@ -20,7 +20,7 @@ from .refresh import (
     RefreshOutcome,
     refresh,
 )
-from .retention import prune_routine_events
+from .retention import prune_announced_events, prune_routine_events
 from .sweep import claim_due_refreshes, refresh_queued
 from .tokens import authorized_session, get_access_token
 from .verify import VerifyOutcome, verify
@@ -43,6 +43,7 @@ __all__ = [
     "disconnect",
     "get_access_token",
     "mark_needs_reconnect",
+    "prune_announced_events",
     "prune_routine_events",
     "record_event",
     "refresh",

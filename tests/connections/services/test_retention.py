@@ -9,7 +9,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connectapp.connections import services, tasks
-from connectapp.connections.models import ConnectionEvent
+from connectapp.connections.models import (
+    AnnouncedEvent,
+    ConnectionEvent,
+    DeliveryAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from connectapp.connections.services import webhooks as services_webhooks
 from tests.factories import LinkedAccountFactory
 
 Kind = ConnectionEvent.Kind
@@ -79,3 +86,62 @@ def test_pruning_runs_on_the_schedule():
 
     assert schedule["task"] == tasks.prune_events.name
     assert schedule["schedule"] <= 24 * 60 * 60
+
+
+Delivery = WebhookDelivery.Status
+
+
+def announced(age: timedelta, *deliveries: str, dispatched: bool = True) -> int:
+    """Return the id of an announced event `age` old, fanned out (or not) into one delivery
+    per status in `deliveries`, each with one attempt."""
+    created = AnnouncedEvent.objects.create(type="link.refreshed", payload={"link": 1})
+    when = timezone.now() - age
+    AnnouncedEvent.objects.filter(pk=created.pk).update(
+        created_at=when, dispatched_at=when if dispatched else None
+    )
+    for status in deliveries:
+        endpoint, _ = services_webhooks.create_endpoint("https://hooks.example.com/in")
+        delivery = WebhookDelivery.objects.create(event=created, endpoint=endpoint, status=status)
+        DeliveryAttempt.objects.create(delivery=delivery, status_code=200)
+    return created.pk
+
+
+def test_announced_events_whose_messages_ended_are_pruned_with_their_deliveries(db, settings):
+    settings.CONNECTAPP_WEBHOOK_RETENTION = timedelta(days=30)
+    old = timedelta(days=31)
+    pruned = [
+        announced(old),
+        announced(old, Delivery.DELIVERED),
+        announced(old, Delivery.DELIVERED, Delivery.FAILED),
+    ]
+    kept = [
+        announced(timedelta(days=29), Delivery.DELIVERED),
+        announced(old, Delivery.DELIVERED, Delivery.PENDING),
+        announced(old, dispatched=False),
+    ]
+
+    assert tasks.prune_events() == len(pruned)
+
+    assert set(AnnouncedEvent.objects.values_list("pk", flat=True)) == set(kept)
+    assert set(WebhookDelivery.objects.values_list("event", flat=True)) == set(kept[:2])
+    assert DeliveryAttempt.objects.count() == 3
+    assert WebhookEndpoint.objects.count() == 6  # the endpoints themselves stay
+
+
+def test_announced_events_are_pruned_in_batches_of_a_fixed_number_of_statements(db):
+    for n in range(7):
+        announced(timedelta(days=40, hours=n), Delivery.DELIVERED)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.prune_announced_events(timedelta(days=30), batch_size=3) == 7
+
+    batches = [
+        query["sql"]
+        for query in queries
+        if query["sql"].startswith('DELETE FROM "connections_announcedevent"')
+    ]
+    assert len(batches) == 3
+    # Each batch: read the batch, its deliveries, then delete attempts, deliveries, events.
+    assert len(queries) == 3 * 5
+    assert not WebhookDelivery.objects.exists()
+    assert not DeliveryAttempt.objects.exists()
