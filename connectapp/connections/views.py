@@ -62,10 +62,18 @@ def flow_status(error: FlowError) -> int:
 
 
 def _problem(request: HttpRequest, provider, message: str, status: int) -> HttpResponse:
+    # A problem page may answer a provider's callback, whose query holds the authorization
+    # code and state: a page that changes language returns to the connections page, never to
+    # that URL (it would show the code in the page and replay it).
     return render(
         request,
         "connectapp/connections/problem.html",
-        {"provider": provider, "message": message, "status": status},
+        {
+            "provider": provider,
+            "message": message,
+            "status": status,
+            "return_path": reverse("connections:index"),
+        },
         status=status,
     )
 

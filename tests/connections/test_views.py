@@ -114,3 +114,14 @@ def test_healthz_fails_when_the_broker_does_not_answer(client, settings):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"] == "unavailable"
+
+
+def test_a_callback_problem_page_does_not_carry_the_code_into_its_language_switch(signed_in):
+    response = signed_in.get(
+        "/connections/pinterest/callback/", {"code": "a-code-only-the-user-saw", "state": "x"}
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "a-code-only-the-user-saw" not in page
+    assert f'name="next" value="{reverse("connections:index")}"' in page
