@@ -28,6 +28,7 @@ from connectapp.connections.models import (
 from tests.factories import LinkedAccountFactory
 from tests.providers.hostile_server import HostileServer
 from tests.support.providers_file import generic_provider
+from tests.support.replies import reply_json
 
 Status = LinkedAccount.Status
 GOOD_TOKEN = {"access_token": "n" * 40, "token_type": "bearer", "expires_in": 3600}
@@ -55,12 +56,7 @@ def in_turn(server: HostileServer, path: str, bodies: Iterable[object]) -> None:
     remaining = list(bodies)
 
     def answer(handler: BaseHTTPRequestHandler) -> None:
-        body = json.dumps(remaining.pop(0) if len(remaining) > 1 else remaining[0]).encode()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        reply_json(handler, remaining.pop(0) if len(remaining) > 1 else remaining[0])
 
     server.answer(answer, path)
 
