@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.support.standins",
     "tests.support.workers",
     "tests.support.webhook_receiver",
+    "tests.support.providers_file",
 ]
 
 

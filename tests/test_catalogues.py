@@ -9,12 +9,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.processes import ROOT, run_python
+
 SCRIPT = ROOT / "scripts" / "makemessages.py"
 #: Each catalogue's folder, the catalogue below it, and what is left out of the copy it runs in.
 CATALOGUES = {
@@ -54,14 +54,7 @@ def test_makemessages_finds_nothing_new(tmp_path, folder):
     shutil.copytree(ROOT / folder, copy, ignore=shutil.ignore_patterns(*ignored, "*.mo"))
     # The script configures its own settings: makemessages reads only the files in the copy.
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    result = subprocess.run(
-        [sys.executable, SCRIPT, folder],
-        cwd=copy,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(SCRIPT, folder, env=environment, cwd=copy)
     assert result.returncode == 0, result.stderr
 
     for language in LANGUAGES:

@@ -2,15 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import redis
 from django.conf import settings
 
+from tests.support.processes import run_python
 from tests.support.workers import purge_queues
-
-from .test_settings import ROOT
 
 
 def test_a_process_that_never_imports_the_celery_app_publishes_refreshes_to_the_provider_queue(
@@ -22,14 +19,7 @@ def test_a_process_that_never_imports_the_celery_app_publishes_refreshes_to_the_
     )
     env = {**os.environ, "DEBUG": "true", "CELERY_BROKER_URL": redis_url}
 
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", publish],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python("manage.py", "shell", "-c", publish, env=env)
 
     assert result.returncode == 0, result.stderr
     broker = redis.Redis.from_url(redis_url)

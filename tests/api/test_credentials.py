@@ -13,6 +13,7 @@ from connectapp.sandbox.pinterest import standin as pinterest_standin
 from tests.api.conftest import assert_problem
 from tests.factories import DiscogsAccountFactory
 from tests.support.pinterest_support import pinterest_link
+from tests.support.providers_file import toml_table
 
 
 def test_a_fresh_oauth2_token_is_handed_out_without_asking_the_provider(client_for, user):
@@ -92,19 +93,17 @@ def test_the_hot_path_is_a_few_sql_statements_and_no_provider_call(api, client, 
     assert pinterest_standin.calls() == []
 
 
-def test_an_app_level_link_answers_the_sites_own_token(api, receiver, tmp_path, settings):
-    path = tmp_path / "providers.toml"
-    path.write_text(
-        f"""
-[providers.appco]
-display_name = "AppCo"
-grant_type = "client_credentials"
-token_url = "{receiver}/token"
-client_id = "appco-client"
-client_secret = "appco-secret"
-"""
+def test_an_app_level_link_answers_the_sites_own_token(api, receiver, use_providers):
+    use_providers(
+        toml_table(
+            "appco",
+            display_name="AppCo",
+            grant_type="client_credentials",
+            token_url=f"{receiver}/token",
+            client_id="appco-client",
+            client_secret="appco-secret",
+        )
     )
-    settings.CONNECTAPP_PROVIDERS_FILE = str(path)
     services.app_access_token("appco")
     link = LinkedAccount.objects.get(provider="appco", user=None)
     body = api.get(f"/connections/{link.pk}/credentials").json()

@@ -13,27 +13,19 @@ from tests.api.conftest import assert_problem
 from tests.api.receiver import Receiver
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
 from tests.support.pinterest_support import pinterest_link
+from tests.support.providers_file import generic_provider
 
 CALLER_HEADERS = {"Cookie": "sessionid=caller-cookie", "X-Caller": "mine"}
 
 
 @pytest.fixture
-def echo_link(receiver, tmp_path, settings, user):
+def echo_link(receiver, use_providers, user):
     """A link to a configured generic provider whose API base is the receiver."""
-    path = tmp_path / "providers.toml"
-    path.write_text(
-        f"""
-[providers.echo]
-display_name = "Echo"
-authorize_url = "{receiver}/authorize"
-token_url = "{receiver}/token"
-userinfo_url = "{receiver}/me"
-api_base_url = "{receiver}/api"
-client_id = "echo-client"
-client_secret = "echo-secret"
-"""
+    use_providers(
+        generic_provider(
+            "echo", receiver, userinfo_url=f"{receiver}/me", api_base_url=f"{receiver}/api"
+        )
     )
-    settings.CONNECTAPP_PROVIDERS_FILE = str(path)
     return LinkedAccountFactory(user=user, provider="echo", access_token="echo-access-token")
 
 

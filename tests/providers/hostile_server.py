@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.replies import reply
+
 Answer = Callable[[BaseHTTPRequestHandler], None]
 
 
@@ -92,11 +94,7 @@ class HostileServer:
         path: str | None = None,
     ) -> None:
         def answer(handler: BaseHTTPRequestHandler) -> None:
-            handler.send_response(status)
-            handler.send_header("Content-Type", content_type)
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
+            reply(handler, status, body, {"Content-Type": content_type})
 
         self.answer(answer, path)
 
@@ -150,15 +148,10 @@ class HostileServer:
 
     def redirect(self, status: int, location: str, path: str | None = None) -> None:
         def answer(handler: BaseHTTPRequestHandler) -> None:
-            handler.send_response(status)
-            handler.send_header("Location", location)
-            handler.send_header("Content-Length", "0")
-            handler.end_headers()
+            reply(handler, status, headers={"Location": location})
 
         self.answer(answer, path)
 
 
 def _not_found(handler: BaseHTTPRequestHandler) -> None:
-    handler.send_response(404)
-    handler.send_header("Content-Length", "0")
-    handler.end_headers()
+    reply(handler, 404)

@@ -2,8 +2,6 @@
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +11,10 @@ from django.core.exceptions import ImproperlyConfigured
 from connectapp.exceptions import AccessRevoked, ProviderUnavailable, UnknownProvider
 from connectapp.providers import config, registry
 from connectapp.providers.oauth2 import ClientCredentialsProvider, OAuth2Provider
+from tests.support.processes import ROOT, run_python
+from tests.support.providers_file import write_providers
 
-PROJECT = Path(__file__).resolve().parents[2]
-EXAMPLES = PROJECT / "examples"
+EXAMPLES = ROOT / "examples"
 SECRET = "s3cr3t-value-that-must-never-be-echoed"
 
 PER_USER = """
@@ -29,20 +28,14 @@ client_secret = "acme-secret"
 """
 
 
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "providers.toml"
-    path.write_text(text)
-    return path
-
-
 def problems_of(tmp_path: Path, text: str) -> str:
     with pytest.raises(ImproperlyConfigured) as raised:
-        config.load(write(tmp_path, text), reserved=("pinterest", "discogs"))
+        config.load(write_providers(tmp_path, text), reserved=("pinterest", "discogs"))
     return str(raised.value)
 
 
 def test_a_minimal_per_user_provider_gets_the_oauth2_defaults(tmp_path):
-    (provider,) = config.load(write(tmp_path, PER_USER))
+    (provider,) = config.load(write_providers(tmp_path, PER_USER))
 
     assert type(provider) is OAuth2Provider
     assert (provider.name, provider.display_name) == ("acme", "Acme")
@@ -106,13 +99,13 @@ def test_the_source_document_apis_are_app_level_providers(example, name, auth_me
 
 
 def test_the_readme_shows_the_examples_and_they_load(tmp_path):
-    readme = (PROJECT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     section = readme.split("### Generic OAuth 2.0 providers", 1)[1]
     blocks = re.findall(r"```toml\n(.*?)```", section, re.S)
 
     assert len(blocks) >= 2
     for block in blocks:
-        assert config.load(write(tmp_path, block)), block
+        assert config.load(write_providers(tmp_path, block)), block
     shown = {block.strip() for block in blocks}
     for example in ("client-credentials-form.toml", "alternative-payments.toml"):
         assert (EXAMPLES / example).read_text().strip() in shown
@@ -124,9 +117,9 @@ def test_credentials_from_unset_environment_variables_leave_it_not_configured(
     monkeypatch.delenv("ACME_SECRET", raising=False)
     text = PER_USER.replace('client_secret = "acme-secret"', 'client_secret_env = "ACME_SECRET"')
 
-    (unset,) = config.load(write(tmp_path, text))
+    (unset,) = config.load(write_providers(tmp_path, text))
     monkeypatch.setenv("ACME_SECRET", SECRET)
-    (set_,) = config.load(write(tmp_path, text))
+    (set_,) = config.load(write_providers(tmp_path, text))
 
     assert not unset.configured
     assert set_.configured and set_.client_secret == SECRET
@@ -234,7 +227,7 @@ revocation_url = "https://id.acme.test/revoke"
 client_id = "acme-client"
 client_secret = "acme-secret"
 """
-    (provider,) = config.load(write(tmp_path, app_level))
+    (provider,) = config.load(write_providers(tmp_path, app_level))
     assert provider.offers_revocation
 
     message = problems_of(tmp_path, app_level + 'scope_words = { api = "Call the API" }\n')
@@ -284,19 +277,16 @@ def test_a_missing_file_is_named(tmp_path):
         config.load(tmp_path / "nowhere.toml")
 
 
-def test_configured_scope_words_are_shown_on_the_connections_page(tmp_path, settings, signed_in):
-    settings.CONNECTAPP_PROVIDERS_FILE = str(
-        write(
-            tmp_path,
-            PER_USER
-            + """scopes = ["openid", "recipes:read", "recipes:write", "pantry"]
+def test_configured_scope_words_are_shown_on_the_connections_page(use_providers, signed_in):
+    use_providers(
+        PER_USER,
+        """scopes = ["openid", "recipes:read", "recipes:write", "pantry"]
 
 [providers.acme.scope_words]
 openid = "Know which Acme cook you are"
 "recipes:read" = "See your saved recipes"
 "recipes:write" = "Save & change your recipes"
 """,
-        )
     )
 
     page = signed_in.get("/connections/").content.decode()
@@ -313,13 +303,8 @@ openid = "Know which Acme cook you are"
     assert "Confirm who you are" not in page
 
 
-def test_the_registry_serves_configured_providers_by_name(tmp_path, settings):
-    settings.CONNECTAPP_PROVIDERS_FILE = str(
-        write(
-            tmp_path,
-            PER_USER + (EXAMPLES / "alternative-payments.toml").read_text(),
-        )
-    )
+def test_the_registry_serves_configured_providers_by_name(use_providers):
+    use_providers(PER_USER, (EXAMPLES / "alternative-payments.toml").read_text())
 
     assert registry.get("acme").display_name == "Acme"
     assert registry.get("alternative-payments").app_level
@@ -331,17 +316,10 @@ def test_the_registry_serves_configured_providers_by_name(tmp_path, settings):
 
 
 def test_manage_py_stops_with_the_problem_and_no_traceback(tmp_path):
-    path = write(tmp_path, PER_USER.replace("Acme", ""))
+    path = write_providers(tmp_path, PER_USER.replace("Acme", ""))
     env = {**os.environ, "DEBUG": "true", "CONNECTAPP_PROVIDERS_FILE": str(path)}
 
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python("manage.py", "check", env=env)
 
     assert result.returncode == 1
     assert "connectapp.E004" in result.stderr

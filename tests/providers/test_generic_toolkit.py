@@ -25,6 +25,7 @@ from connectapp.providers.base import TokenSet
 from connectapp.providers.oauth2 import OAuth2Provider
 from tests.oauth_server import harness
 from tests.support.flows import path_of, query_of
+from tests.support.providers_file import toml_table
 
 WEB_SECRET = "web-secret-known-to-the-toolkit"
 APP_SECRET = "app-secret-known-to-the-toolkit"
@@ -65,18 +66,8 @@ def toolkit():
         yield server
 
 
-def toml_table(name: str, **fields: str | list[str]) -> str:
-    """Return the TOML table `[providers.<name>]` holding `fields` (JSON strings and arrays of
-    strings are valid TOML)."""
-    lines = [
-        f"[providers.{name}]",
-        *(f"{key} = {json.dumps(value)}" for key, value in fields.items()),
-    ]
-    return "\n" + "\n".join(lines) + "\n"
-
-
 @pytest.fixture
-def providers(toolkit, closed_port, tmp_path, settings, monkeypatch):
+def providers(toolkit, closed_port, use_providers, monkeypatch):
     monkeypatch.setenv("TOOLKIT_WEB_SECRET", WEB_SECRET)
     monkeypatch.setenv("TOOLKIT_APP_SECRET", APP_SECRET)
     token_url = f"{toolkit.url}/o/token/"
@@ -120,10 +111,7 @@ def providers(toolkit, closed_port, tmp_path, settings, monkeypatch):
         )
         for name, auth, revokes in PER_USER
     )
-    path = tmp_path / "providers.toml"
-    path.write_text(per_user + app_level)
-    settings.CONNECTAPP_PROVIDERS_FILE = str(path)
-    return path
+    return use_providers(per_user, app_level)
 
 
 def connect(

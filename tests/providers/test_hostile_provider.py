@@ -22,6 +22,7 @@ from connectapp.providers.base import TokenSet
 from connectapp.providers.discogs import Discogs
 from connectapp.providers.pinterest import Pinterest
 from tests.providers.hostile_server import HostileServer
+from tests.support.providers_file import generic_provider, write_providers
 
 DEADLINE = 1.0
 #: The cap the tests use: small, so the oversize answers are big by comparison.
@@ -57,21 +58,13 @@ def hostile_settings(settings, hostile):
 
 @pytest.fixture
 def generic(tmp_path, hostile, hostile_settings):
-    path = tmp_path / "providers.toml"
-    path.write_text(
-        f"""
-[providers.hostile]
-display_name = "Hostile"
-authorize_url = "{hostile.url}/authorize"
-token_url = "{hostile.url}/token"
-userinfo_url = "{hostile.url}/userinfo"
-revocation_url = "{hostile.url}/revoke"
-client_id = "hostile-client"
-client_secret = "hostile-secret"
-client_auth = "client_secret_post"
-"""
+    table = generic_provider(
+        "hostile",
+        hostile.url,
+        revocation_url=f"{hostile.url}/revoke",
+        client_auth="client_secret_post",
     )
-    (provider,) = config.load(path)
+    (provider,) = config.load(write_providers(tmp_path, table))
     return provider
 
 

@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from tests.support.replies import reply
+
 
 @dataclass
 class Delivery:
@@ -84,13 +86,7 @@ def serve(receiver: Receiver) -> ThreadingHTTPServer:
                         receiver.received.append(
                             Delivery(self.headers["webhook-id"], body, raw, self.path)
                         )
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            payload = json.dumps({"status": status}).encode()
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            reply(self, status, json.dumps({"status": status}).encode(), headers)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

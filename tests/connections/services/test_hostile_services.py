@@ -27,6 +27,8 @@ from connectapp.connections.models import (
 )
 from tests.factories import LinkedAccountFactory
 from tests.providers.hostile_server import HostileServer
+from tests.support.providers_file import generic_provider
+from tests.support.replies import reply_json
 
 Status = LinkedAccount.Status
 GOOD_TOKEN = {"access_token": "n" * 40, "token_type": "bearer", "expires_in": 3600}
@@ -54,12 +56,7 @@ def in_turn(server: HostileServer, path: str, bodies: Iterable[object]) -> None:
     remaining = list(bodies)
 
     def answer(handler: BaseHTTPRequestHandler) -> None:
-        body = json.dumps(remaining.pop(0) if len(remaining) > 1 else remaining[0]).encode()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        reply_json(handler, remaining.pop(0) if len(remaining) > 1 else remaining[0])
 
     server.answer(answer, path)
 
@@ -243,21 +240,9 @@ def test_the_verify_command_reports_another_account(hostile_pinterest):
 
 
 @pytest.fixture
-def no_refresh_provider(settings, tmp_path, hostile):
+def no_refresh_provider(use_providers, hostile):
     """A generic OAuth 2.0 provider from TOML whose token endpoint issues no refresh token."""
-    path = tmp_path / "providers.toml"
-    path.write_text(
-        f"""
-[providers.norefresh]
-display_name = "No Refresh"
-authorize_url = "{hostile.url}/authorize"
-token_url = "{hostile.url}/token"
-userinfo_url = "{hostile.url}/userinfo"
-client_id = "norefresh-client"
-client_secret = "norefresh-secret"
-"""
-    )
-    settings.CONNECTAPP_PROVIDERS_FILE = str(path)
+    use_providers(generic_provider("norefresh", hostile.url, display_name="No Refresh"))
     hostile.json(
         {"access_token": "h" * 40, "token_type": "bearer", "expires_in": 3600}, path="/token"
     )
