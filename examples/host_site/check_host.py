@@ -154,9 +154,9 @@ def refresh_through_the_host_worker(link: LinkedAccount) -> None:
     check(metrics.queue_depths().get(provider_queue) == 0, "the provider queue is empty")
 
 
-def search_in_admin(email: str) -> None:
+def search_in_admin(email: str, link: LinkedAccount) -> None:
     """Find the member's links and their events in the admin by the member's email address:
-    the host's user model has no `username`."""
+    the host's user model has no `username`. Then open `link`'s page, with its actions."""
     boss = Member.objects.create_user(
         "boss@example.org", "not-used", is_staff=True, is_superuser=True
     )
@@ -167,6 +167,12 @@ def search_in_admin(email: str) -> None:
     check("ada-pins" in links.content.decode(), "the search finds the member's links")
     events = backoffice.get("/backoffice/connections/connectionevent/", {"q": email})
     check(events.status_code == 200, f"admin searches events by email ({events.status_code})")
+    page = backoffice.get(f"/backoffice/connections/linkedaccount/{link.pk}/change/")
+    check(page.status_code == 200, f"admin shows a link's page ({page.status_code})")
+    check(
+        "Verify with the provider now" in page.content.decode(),
+        "the link's admin page offers its actions as buttons",
+    )
 
 
 def main() -> None:
@@ -195,7 +201,7 @@ def main() -> None:
     check(all(link.status == "active" for link in links.values()), "both links are active")
 
     refresh_through_the_host_worker(links["pinterest"])
-    search_in_admin(member.email)
+    search_in_admin(member.email, links["pinterest"])
 
     page = browser.get(PREFIX)
     html = page.content.decode()

@@ -164,3 +164,4 @@ def test_a_host_site_installs_the_wheel_and_runs_connectapp(
         report
     )
     assert "ok: admin searches links by email (200)" in result.stdout, report
+    assert "ok: the link's admin page offers its actions as buttons" in result.stdout, report
