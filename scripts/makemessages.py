@@ -9,6 +9,7 @@ locale path. The standalone project's catalogue is `locale/` at the top, without
 Run it in FOLDER itself (or a copy of it): it reads and writes below the working directory.
 """
 
+import os
 import sys
 
 import django
@@ -29,7 +30,9 @@ CATALOGUES = {
 def make_messages(folder: str) -> None:
     """Update the catalogue of `folder` (a key of `CATALOGUES`) from the working directory."""
     locale_path, ignored = CATALOGUES[folder]
-    settings.configure(LOCALE_PATHS=[locale_path])
+    # Absolute, as Django 6.1 makes it anyway: Django 5.2 files the strings of a relative
+    # path's folders apart from the rest, and the catalogue would come out in another order.
+    settings.configure(LOCALE_PATHS=[os.path.abspath(locale_path)])
     django.setup()
     call_command(
         "makemessages", locale=LANGUAGES, no_obsolete=True, ignore_patterns=ignored, verbosity=0

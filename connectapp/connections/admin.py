@@ -93,6 +93,12 @@ def user_lookups(prefix: str) -> tuple[str, ...]:
     return tuple(lookups)
 
 
+def _action_description(action) -> str:
+    """Return the description of an action from `ModelAdmin.get_actions`: an attribute of
+    Django 6.1's `Action`, which deprecates reading it as item 2 of 5.2's tuple."""
+    return action.description if hasattr(action, "description") else action[2]
+
+
 def _display_name(provider_name: str) -> str:
     try:
         return registry.get(provider_name).display_name
@@ -459,7 +465,9 @@ class LinkedAccountAdmin(admin.ModelAdmin):
         available = self.get_actions(request)
         context = {
             "link_actions": [
-                (name, available[name][2]) for name in self.actions if name in available
+                (name, _action_description(available[name]))
+                for name in self.actions
+                if name in available
             ]
         }
         return super().change_view(

@@ -234,6 +234,18 @@ def test_the_secret_is_stored_encrypted(receiver_factory):
     assert receiver.secret not in stored
 
 
+@pytest.mark.parametrize(
+    "admins",
+    [
+        ["ops@example.com", "root@example.com"],  # Django 6.0's form
+        [("Ops", "ops@example.com"), ("Root", "root@example.com")],  # Django 5.2's pairs
+    ],
+)
+def test_the_admins_to_tell_are_read_from_either_form_of_the_admins_setting(settings, admins):
+    settings.ADMINS = admins
+    assert deliveries.admin_addresses() == {"ops@example.com", "root@example.com"}
+
+
 def test_an_endpoint_failing_for_three_days_is_disabled_and_re_enabling_delivers_what_waited(
     user, receiver_factory, django_capture_on_commit_callbacks
 ):

@@ -1,14 +1,19 @@
 """connectapp in another Django site, installed the way a host installs it.
 
-Builds the sdist and the wheel from this repository (`python -m build`), installs the wheel and
-the pinned requirements into a fresh virtualenv, and runs examples/host_site/check_host.py there
-from a copy of the host project outside the repository (so only the installed connectapp can be
-imported): migrations on a PostgreSQL database of its own, the Discogs and Pinterest flows
-against the stand-ins, a refresh by a worker of the host's Celery app on the suite's Redis, and
-the connections page inside the host's layout.
+Builds the sdist and the wheel from this repository (`python -m build`) once, then, for each
+Django feature release the package supports (the 5.2 LTS and the two newest, each at its
+latest patch release), installs the wheel with that Django into a fresh virtualenv (only what
+the wheel declares, at the versions requirements/base.txt pins) and runs
+examples/host_site/check_host.py there from a copy of the host project outside the repository
+(so only the installed connectapp can be imported): Django's system checks, migrations on a
+PostgreSQL database of its own, the Discogs and Pinterest flows against the stand-ins, a
+refresh by a worker of the host's Celery app on the suite's Redis, and the connections page
+inside the host's layout. Django 6 needs Python 3.12 or newer: tests/host_site/pythons.py
+finds one, and the test fails when there is none.
 """
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -22,9 +27,17 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from psycopg import sql
 
+from tests.host_site import pythons
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST_SITE = ROOT / "examples" / "host_site"
-PIP_INSTALL = "-m pip install --quiet --disable-pip-version-check"
+#: Each Django feature release the host site runs on: the Python it needs at least, and the one
+#: preferred here so that the runs together cover every Python the package claims.
+DJANGO_SERIES = {
+    "5.2": ((3, 11), (3, 11)),
+    "6.0": ((3, 12), (3, 12)),
+    "6.1": ((3, 12), (3, 13)),
+}
 
 
 def _free_port() -> int:
@@ -60,13 +73,43 @@ def _run(command: list, **options) -> subprocess.CompletedProcess:
     return result
 
 
-def test_a_host_site_installs_the_wheel_and_runs_connectapp(tmp_path, host_database):
-    dist = tmp_path / "dist"
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """connectapp's wheel, built once for every host-site run."""
+    dist = tmp_path_factory.mktemp("dist")
     _run([sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)])
-    (wheel,) = dist.glob("connectapp-*.whl")
+    (built,) = dist.glob("connectapp-*.whl")
+    return built
 
+
+@pytest.fixture(scope="session")
+def pins(tmp_path_factory) -> Path:
+    """requirements/base.txt as pip constraints, without Django (each run picks its own) and
+    without extras (constraints take none): a run installs only what the wheel declares, at
+    the versions the standalone project is tested with."""
+    lines = (ROOT / "requirements" / "base.txt").read_text().splitlines()
+    kept = [
+        re.sub(r"\[.*?\]", "", line)
+        for line in lines
+        if not re.match(r"django\s*[=<>~!]", line, re.IGNORECASE)
+    ]
+    constraints = tmp_path_factory.mktemp("pins") / "constraints.txt"
+    constraints.write_text("\n".join(kept) + "\n")
+    return constraints
+
+
+@pytest.mark.parametrize("series", DJANGO_SERIES)
+def test_a_host_site_installs_the_wheel_and_runs_connectapp(
+    series, wheel, pins, tmp_path, host_database
+):
+    minimum, preferred = DJANGO_SERIES[series]
+    interpreter = pythons.pick(minimum, preferred)
+    if interpreter is None:
+        pytest.fail(
+            f"Django {series} needs Python {minimum[0]}.{minimum[1]}+: " + pythons.explain(minimum)
+        )
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)])
+    _run([interpreter, "-m", "venv", str(venv)])
     python = venv / "bin" / "python"
     _run(
         [
@@ -77,8 +120,11 @@ def test_a_host_site_installs_the_wheel_and_runs_connectapp(tmp_path, host_datab
             "--quiet",
             "--disable-pip-version-check",
             f"{wheel}[redis]",
-            "-r",
-            str(ROOT / "requirements" / "base.txt"),
+            f"Django~={series}.0",
+            # The host's own database driver.
+            "psycopg[binary]",
+            "--constraint",
+            str(pins),
         ]
     )
     host = shutil.copytree(HOST_SITE, tmp_path / "host_site")
@@ -109,6 +155,8 @@ def test_a_host_site_installs_the_wheel_and_runs_connectapp(tmp_path, host_datab
     assert result.returncode == 0, report
     assert "host site: every check passed" in result.stdout, report
     assert "ok: connectapp comes from the wheel" in result.stdout, report
+    assert f"ok: Django {series}." in result.stdout, report
+    assert "ok: Django's system checks find nothing" in result.stdout, report
     # The provider task ran on its own queue, which the task names itself on the host too.
     assert "ok: the sweep queued the refresh on the providers queue" in result.stdout, report
     assert "ok: no worker of the default queue ran the refresh" in result.stdout, report
@@ -116,3 +164,4 @@ def test_a_host_site_installs_the_wheel_and_runs_connectapp(tmp_path, host_datab
         report
     )
     assert "ok: admin searches links by email (200)" in result.stdout, report
+    assert "ok: the link's admin page offers its actions as buttons" in result.stdout, report

@@ -187,9 +187,18 @@ def _note_failure(endpoint: WebhookEndpoint, now: datetime) -> None:
         )
 
 
+def admin_addresses() -> set[str]:
+    """Return the addresses in `ADMINS`: plain strings since Django 6.0, which deprecates
+    the `(name, address)` pairs that Django 5.2 expects (both are read)."""
+    return {
+        str(entry[1] if isinstance(entry, list | tuple) else entry)
+        for entry in getattr(settings, "ADMINS", [])
+    }
+
+
 def _tell_admins(endpoint: WebhookEndpoint) -> None:
     """Mail the site's admins (`ADMINS` and active superusers); a mail failure is logged."""
-    recipients = {email for _, email in getattr(settings, "ADMINS", [])}
+    recipients = admin_addresses()
     recipients.update(
         get_user_model()
         .objects.filter(is_superuser=True, is_active=True)
