@@ -22,7 +22,18 @@ CATALOGUES = {
     "connectapp": ("connections/locale", []),
     ".": (
         "locale",
-        ["connectapp", "tests", "examples", "bench", "scripts", "var", "test-artifacts", "build"],
+        # The package below the top folder, not every folder of that name (the project's own
+        # templates/connectapp overrides the app's templates and has words of its own).
+        [
+            "connectapp/?*",
+            "tests",
+            "examples",
+            "bench",
+            "scripts",
+            "var",
+            "test-artifacts",
+            "build",
+        ],
     ),
 }
 

@@ -13,10 +13,12 @@ from urllib.parse import urlencode
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from connectapp.connections import notifications
 from connectapp.connections.models import LinkedAccount
+from connectapp.connections.services import connect_sessions
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,12 +34,12 @@ PROPER_NAMES = {"discogs", "pinterest", "connectapp", "alice"} | {
 }
 #: Words that are words of the language too, where its translations use them.
 SHARED_WORDS = {
-    "de": {"problem", "in", "app", "sandbox", "option"},
+    "de": {"problem", "in", "app", "sandbox", "option", "link"},
     "fr": {"attention", "services", "site", "active", "collection", "minutes", "option"},
     "es": {"no", "error", "real", "token"},
 }
-#: The usernames of the fixtures' links, word by word.
-FIXTURE_NAMES = {"crate", "digger", "pins", "ok", "refused", "broken", "spare"}
+#: The usernames of the fixtures' links, and of a connect session's user, word by word.
+FIXTURE_NAMES = {"crate", "digger", "pins", "ok", "refused", "broken", "spare", "site"}
 
 
 class _Text(HTMLParser):
@@ -208,3 +210,35 @@ def test_the_stand_ins_pages_have_no_english_left(client, settings, language):
         assert f'<html lang="{language}">' in page
         left = _english_left(page_words(english.content.decode()), page_words(page), language)
         assert not left - STAND_IN_CODES, f"English left on {path} in {language}: {sorted(left)}"
+
+
+def _session_pages(client, language: str) -> list[str]:
+    """Return a connect session's pages in `language`: its confirmation, the providers offered
+    once it is opened, and the refusal of a link already used."""
+    new = connect_sessions.create_session(
+        None,
+        site_id="site-42",
+        providers=["pinterest", "discogs"],
+        return_url="https://site.example/connected",
+    )
+    url = reverse("connections:connect-session", args=[new.token])
+    pages = [client.get(url, HTTP_ACCEPT_LANGUAGE=language), None, None]
+    pages[1] = client.post(url, HTTP_ACCEPT_LANGUAGE=language)
+    pages[2] = client.get(url, HTTP_ACCEPT_LANGUAGE=language)
+    assert [page.status_code for page in pages] == [200, 200, 410]
+    return [page.content.decode() for page in pages]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_connect_session_pages_have_no_english_left(client, links, settings, language):
+    settings.CONNECTAPP_CONNECT_RETURN_ORIGINS = ["https://site.example"]
+    english = _session_pages(client, "en")
+    translated = _session_pages(client, language)
+
+    assert "asks you to connect Pinterest or Discogs." in english[0]
+    assert "Connect Discogs" in english[1]
+    assert "already used" in english[2]
+    for english_page, page in zip(english, translated, strict=True):
+        assert f'<html lang="{language}">' in page
+        left = _english_left(page_words(english_page), page_words(page), language)
+        assert not left, f"English left on a connect session page in {language}: {sorted(left)}"

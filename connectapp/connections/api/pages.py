@@ -27,8 +27,8 @@ def connect_session(request: HttpRequest, token: str) -> HttpResponse:
             return _refused(request, refusal)
         return render(
             request,
-            "connections/connect_session.html",
-            {"providers": _providers(session.providers), "confirm": True},
+            "connectapp/connections/connect_session.html",
+            {**_providers(session.providers), "confirm": True},
         )
     try:
         user, session = connect_sessions.open_session(token)
@@ -38,13 +38,14 @@ def connect_session(request: HttpRequest, token: str) -> HttpResponse:
     connect_sessions.remember(request.session, session)
     return render(
         request,
-        "connections/connect_session.html",
-        {"providers": _providers(session.providers), "confirm": False},
+        "connectapp/connections/connect_session.html",
+        {**_providers(session.providers), "confirm": False},
     )
 
 
-def _providers(names: list[str]) -> list:
-    return [registry.get(name) for name in names]
+def _providers(names: list[str]) -> dict:
+    providers = [registry.get(name) for name in names]
+    return {"providers": providers, "provider_names": [p.display_name for p in providers]}
 
 
 #: An unknown link is not found; a used or expired one is gone for good.
@@ -58,7 +59,7 @@ REFUSAL_STATUS = {
 def _refused(request: HttpRequest, refusal: SessionRefused) -> HttpResponse:
     return render(
         request,
-        "connections/connect_session_refused.html",
+        "connectapp/connections/connect_session_refused.html",
         {"message": str(refusal)},
         status=REFUSAL_STATUS[refusal.reason],
     )
