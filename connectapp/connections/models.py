@@ -222,7 +222,7 @@ class RefreshSchedule(models.Model):
     """When the sweep refreshes a link, kept apart from the link so the refresh's UPDATE of the
     wide link row touches no index (a HOT update) and only this narrow row is re-indexed.
 
-    Kept by the database itself: triggers on the link table (migration 0007) insert a link's
+    Kept by the database itself: triggers on the link table (migration 0005) insert a link's
     row and set `due_at` to the access token's expiry while the link is active (empty
     otherwise) whenever its status or expiry changes, from any writer. A new expiry (a refresh
     saved) also ends the sweep's mark.
