@@ -418,6 +418,10 @@ def new_event_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
+#: Announced events not yet fanned out into deliveries: what the sweep dispatches again.
+UNDISPATCHED = Q(dispatched_at__isnull=True)
+
+
 class AnnouncedEvent(models.Model):
     """The transactional outbox: one row per event, written in the state change's transaction.
 
@@ -450,9 +454,7 @@ class AnnouncedEvent(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(
-                fields=["created_at"],
-                condition=Q(dispatched_at__isnull=True),
-                name="event_undispatched_idx",
+                fields=["created_at"], condition=UNDISPATCHED, name="event_undispatched_idx"
             )
         ]
 
