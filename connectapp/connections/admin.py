@@ -172,11 +172,11 @@ class ActionResults:
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
-    def fail(self, account: LinkedAccount, reason: str) -> None:
-        self.failed.append(f"{_label(account)}: {reason}")
+    def fail(self, link: LinkedAccount, reason: str) -> None:
+        self.failed.append(f"{_label(link)}: {reason}")
 
-    def skip(self, account: LinkedAccount, reason: str) -> None:
-        self.skipped.append(f"{_label(account)}: {reason}")
+    def skip(self, link: LinkedAccount, reason: str) -> None:
+        self.skipped.append(f"{_label(link)}: {reason}")
 
     def report(self, request: HttpRequest) -> None:
         if self.succeeded or not (self.failed or self.skipped):
@@ -215,8 +215,8 @@ class ActionResults:
             )
 
 
-def _label(account: LinkedAccount) -> str:
-    return f"{account} (#{account.pk})"
+def _label(link: LinkedAccount) -> str:
+    return f"{link} (#{link.pk})"
 
 
 def _named(lines: list[str]) -> str:
@@ -227,27 +227,25 @@ def _named(lines: list[str]) -> str:
     return f"{shown}."
 
 
-def _last_error(account: LinkedAccount) -> str:
+def _last_error(link: LinkedAccount) -> str:
     """Why the provider refused, as the service recorded it on the link."""
-    reason = LinkedAccount.objects.filter(pk=account.pk).values_list("last_error", flat=True)
+    reason = LinkedAccount.objects.filter(pk=link.pk).values_list("last_error", flat=True)
     return gettext("refused by the provider (%(reason)s), now needs reconnect") % {
         "reason": reason.first() or gettext("no reason given")
     }
 
 
-def _error_reason(account: LinkedAccount) -> str:
+def _error_reason(link: LinkedAccount) -> str:
     """Why the service put the link in error, as it recorded it on the link."""
-    return LinkedAccount.objects.filter(pk=account.pk).values_list("last_error", flat=True).get()
+    return LinkedAccount.objects.filter(pk=link.pk).values_list("last_error", flat=True).get()
 
 
-def _unusable_provider(account: LinkedAccount) -> str:
+def _unusable_provider(link: LinkedAccount) -> str:
     """Why the link's provider cannot be asked at all ("" when it can): no request is sent."""
     try:
-        provider = registry.get(account.provider)
+        provider = registry.get(link.provider)
     except UnknownProvider:
-        return gettext("no provider named %(provider)s is configured") % {
-            "provider": account.provider
-        }
+        return gettext("no provider named %(provider)s is configured") % {"provider": link.provider}
     if not provider.configured:
         return gettext("%(provider)s is not configured on this site") % {
             "provider": provider.display_name
@@ -256,58 +254,58 @@ def _unusable_provider(account: LinkedAccount) -> str:
 
 
 def _apply(
-    account: LinkedAccount, results: ActionResults, run: Callable[[], str], done: tuple[str, ...]
+    link: LinkedAccount, results: ActionResults, run: Callable[[], str], done: tuple[str, ...]
 ) -> str | None:
     """Run one service on a link and count how it went; return the outcome left to explain."""
-    if reason := _unusable_provider(account):
-        results.skip(account, reason)
+    if reason := _unusable_provider(link):
+        results.skip(link, reason)
         return None
     try:
         outcome = run()
     except ProviderError as problem:
-        results.fail(account, str(problem))
+        results.fail(link, str(problem))
         return None
     if outcome in done:
         results.succeeded += 1
     elif outcome == RefreshOutcome.NEEDS_RECONNECT:
-        results.fail(account, _last_error(account))
+        results.fail(link, _last_error(link))
     elif outcome == RefreshOutcome.ERROR:
-        results.fail(account, _error_reason(account))
+        results.fail(link, _error_reason(link))
     elif outcome == RefreshOutcome.GONE:
-        results.skip(account, gettext("it no longer exists"))
+        results.skip(link, gettext("it no longer exists"))
     else:
         return outcome
     return None
 
 
-def _refresh_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
-    run = partial(services.refresh, account.pk, actor=actor, force=True)
+def _refresh_one(link: LinkedAccount, results: ActionResults, actor: str) -> None:
+    run = partial(services.refresh, link.pk, actor=actor, force=True)
     done = (RefreshOutcome.REFRESHED, RefreshOutcome.ALREADY_REFRESHED)
-    if _apply(account, results, run, done) is None:
+    if _apply(link, results, run, done) is None:
         return
-    if account.status != Status.ACTIVE:
-        results.skip(account, str(STATE_PHRASES[account.status]))
+    if link.status != Status.ACTIVE:
+        results.skip(link, str(STATE_PHRASES[link.status]))
     else:
         results.skip(
-            account,
+            link,
             gettext("%(provider)s tokens do not expire")
-            % {"provider": _display_name(account.provider)},
+            % {"provider": _display_name(link.provider)},
         )
 
 
-def _verify_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
-    run = partial(services.verify, account.pk, actor=actor)
-    if _apply(account, results, run, (VerifyOutcome.VERIFIED,)) is None:
+def _verify_one(link: LinkedAccount, results: ActionResults, actor: str) -> None:
+    run = partial(services.verify, link.pk, actor=actor)
+    if _apply(link, results, run, (VerifyOutcome.VERIFIED,)) is None:
         return
-    if account.status == Status.REVOKED:
-        results.skip(account, str(STATE_PHRASES[Status.REVOKED]))
+    if link.status == Status.REVOKED:
+        results.skip(link, str(STATE_PHRASES[Status.REVOKED]))
     else:
-        results.skip(account, gettext("its credentials changed while it was being checked"))
+        results.skip(link, gettext("its credentials changed while it was being checked"))
 
 
-def _why_not_marked(account: LinkedAccount) -> str:
-    if account.status in (Status.NEEDS_RECONNECT, Status.REVOKED):
-        return str(STATE_PHRASES[account.status])
+def _why_not_marked(link: LinkedAccount) -> str:
+    if link.status in (Status.NEEDS_RECONNECT, Status.REVOKED):
+        return str(STATE_PHRASES[link.status])
     return gettext("it changed meanwhile; see its history")
 
 
@@ -503,8 +501,8 @@ class LinkedAccountAdmin(admin.ModelAdmin):
         act: Callable[[LinkedAccount, ActionResults, str], None],
     ) -> None:
         results = ActionResults(verb)
-        for account in list(queryset.order_by("pk")):
-            act(account, results, _actor(request))
+        for link in list(queryset.order_by("pk")):
+            act(link, results, _actor(request))
         results.report(request)
 
     @admin.action(description=_("Refresh the access token now"), permissions=["change"])
@@ -575,11 +573,11 @@ class LinkedAccountAdmin(admin.ModelAdmin):
         if request.POST.get("post") != "yes":
             return self._confirm(request, queryset, action, **page)
 
-        def change_one(account: LinkedAccount, results: ActionResults, actor: str) -> None:
-            if change(account.pk, actor):
+        def change_one(link: LinkedAccount, results: ActionResults, actor: str) -> None:
+            if change(link.pk, actor):
                 results.succeeded += 1
             else:
-                results.skip(account, why_not(account))
+                results.skip(link, why_not(link))
 
         self._each(request, queryset, verb, change_one)
         return None

@@ -5,6 +5,8 @@
 names are judged alike; hints name the settings as a host site sets them.
 """
 
+from collections.abc import Callable, Iterator
+
 from celery import current_app
 from cryptography.fernet import Fernet
 from django.conf import settings
@@ -25,120 +27,113 @@ CREDENTIAL_PAIRS = {
 LOCAL_BROKERS = ("filesystem://", "memory://")
 
 
-@register()
-def check_encryption_keys(app_configs=None, **kwargs) -> list[Error]:
-    """Return an error when there is no key to encrypt tokens with, or a key is not one."""
+def check(find: Callable[[], Iterator[Error]]) -> Callable[..., list[Error]]:
+    """Register `find`, which yields each error it finds, as a system check; return the check,
+    which lists them."""
+
+    def run(app_configs=None, **kwargs) -> list[Error]:
+        return list(find())
+
+    # Named and documented as `find`, but not with `functools.wraps`: Django would then read
+    # `find`'s signature (its `__wrapped__`) and refuse a check taking no keyword arguments.
+    run.__name__ = run.__qualname__ = find.__name__
+    run.__doc__ = find.__doc__
+    return register(run)
+
+
+@check
+def check_encryption_keys() -> Iterator[Error]:
+    """Yield an error when there is no key to encrypt tokens with, or a key is not one."""
     keys = conf.value("TOKEN_ENCRYPTION_KEYS")
     if not keys:
-        return [
-            Error(
-                "CONNECTAPP_TOKEN_ENCRYPTION_KEYS is not set: tokens cannot be stored.",
-                hint="Set it to a list of Fernet keys, the newest first; make one with "
-                '`python -c "from cryptography.fernet import Fernet; '
-                'print(Fernet.generate_key().decode())"`.',
-                id="connectapp.E001",
-            )
-        ]
-    errors = []
+        yield Error(
+            id="connectapp.E001",
+            msg="CONNECTAPP_TOKEN_ENCRYPTION_KEYS is not set: tokens cannot be stored.",
+            hint="Set it to a list of Fernet keys, the newest first; make one with "
+            '`python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"`.',
+        )
+        return
     for position, key in enumerate(keys, start=1):
         try:
             Fernet(key)
         except (ValueError, TypeError):
-            errors.append(
-                Error(
-                    f"CONNECTAPP_TOKEN_ENCRYPTION_KEYS: key number {position} is not a valid "
-                    "Fernet key.",
-                    hint="A Fernet key is 32 random bytes in URL-safe base64 (44 characters), "
-                    "as Fernet.generate_key() makes it.",
-                    id="connectapp.E002",
-                )
+            yield Error(
+                id="connectapp.E002",
+                msg=f"CONNECTAPP_TOKEN_ENCRYPTION_KEYS: key number {position} is not a valid "
+                "Fernet key.",
+                hint="A Fernet key is 32 random bytes in URL-safe base64 (44 characters), "
+                "as Fernet.generate_key() makes it.",
             )
-    return errors
 
 
-@register()
-def check_provider_credentials(app_configs=None, **kwargs) -> list[Error]:
-    """Return an error for each built-in provider with one half of its app credentials."""
-    errors = []
+@check
+def check_provider_credentials() -> Iterator[Error]:
+    """Yield an error for each built-in provider with one half of its app credentials."""
     for display_name, names in CREDENTIAL_PAIRS.items():
         present = [name for name in names if conf.value(name)]
         if len(present) == 1:
             missing = next(name for name in names if name not in present)
-            errors.append(
-                Error(
-                    f"CONNECTAPP_{present[0]} is set but CONNECTAPP_{missing} is not: "
-                    f"{display_name} cannot be connected.",
-                    hint=f"Set both from the {display_name} app's settings, or neither "
-                    "(the provider is then shown as not configured).",
-                    id="connectapp.E003",
-                )
+            yield Error(
+                id="connectapp.E003",
+                msg=f"CONNECTAPP_{present[0]} is set but CONNECTAPP_{missing} is not: "
+                f"{display_name} cannot be connected.",
+                hint=f"Set both from the {display_name} app's settings, or neither "
+                "(the provider is then shown as not configured).",
             )
-    return errors
 
 
-@register()
-def check_providers_file(app_configs=None, **kwargs) -> list[Error]:
-    """Return an error when the providers file cannot be read or describes providers wrongly."""
+@check
+def check_providers_file() -> Iterator[Error]:
+    """Yield an error when the providers file cannot be read or describes providers wrongly."""
     try:
         registry.validate()
     except ImproperlyConfigured as problem:
-        return [
-            Error(
-                f"CONNECTAPP_PROVIDERS_FILE cannot be used: {problem}",
-                hint="Fix the file (see examples/*.toml in connectapp's repository), or unset "
-                "CONNECTAPP_PROVIDERS_FILE to offer only the built-in providers.",
-                id="connectapp.E004",
-            )
-        ]
-    return []
+        yield Error(
+            id="connectapp.E004",
+            msg=f"CONNECTAPP_PROVIDERS_FILE cannot be used: {problem}",
+            hint="Fix the file (see examples/*.toml in connectapp's repository), or unset "
+            "CONNECTAPP_PROVIDERS_FILE to offer only the built-in providers.",
+        )
 
 
-@register()
-def check_sandbox(app_configs=None, **kwargs) -> list[Error]:
-    """Return an error when the sandbox stand-ins are on outside DEBUG."""
+@check
+def check_sandbox() -> Iterator[Error]:
+    """Yield an error when the sandbox stand-ins are on outside DEBUG."""
     if conf.value("SANDBOX") and not settings.DEBUG:
-        return [
-            Error(
-                "CONNECTAPP_SANDBOX is on while DEBUG is off: the providers point at stand-ins "
-                "that anyone can drive.",
-                hint="Turn CONNECTAPP_SANDBOX off in production; it is for demos and tests.",
-                id="connectapp.E005",
-            )
-        ]
-    return []
+        yield Error(
+            id="connectapp.E005",
+            msg="CONNECTAPP_SANDBOX is on while DEBUG is off: the providers point at stand-ins "
+            "that anyone can drive.",
+            hint="Turn CONNECTAPP_SANDBOX off in production; it is for demos and tests.",
+        )
 
 
-@register()
-def check_session_engine(app_configs=None, **kwargs) -> list[Error]:
-    """Return an error when sessions are not kept in the database, where flows need them."""
+@check
+def check_session_engine() -> Iterator[Error]:
+    """Yield an error when sessions are not kept in the database, where flows need them."""
     engine = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
     if not issubclass(engine, DatabaseSessionStore):
-        return [
-            Error(
-                f"SESSION_ENGINE is {settings.SESSION_ENGINE}: connection flows keep their "
-                "secrets in the session and take each one out once under the session's row "
-                "lock, which needs sessions in the database.",
-                hint='Set SESSION_ENGINE to "django.contrib.sessions.backends.db" or '
-                '"django.contrib.sessions.backends.cached_db".',
-                id="connectapp.E006",
-            )
-        ]
-    return []
+        yield Error(
+            id="connectapp.E006",
+            msg=f"SESSION_ENGINE is {settings.SESSION_ENGINE}: connection flows keep their "
+            "secrets in the session and take each one out once under the session's row "
+            "lock, which needs sessions in the database.",
+            hint='Set SESSION_ENGINE to "django.contrib.sessions.backends.db" or '
+            '"django.contrib.sessions.backends.cached_db".',
+        )
 
 
-@register()
-def check_shared_store(app_configs=None, **kwargs) -> list[Error]:
-    """Return an error when workers may run elsewhere but no Redis is shared with them."""
+@check
+def check_shared_store() -> Iterator[Error]:
+    """Yield an error when workers may run elsewhere but no Redis is shared with them."""
     broker = getattr(settings, "CELERY_BROKER_URL", "") or current_app.conf.broker_url or ""
-    if settings.DEBUG or conf.value("REDIS_URL") or broker.startswith(LOCAL_BROKERS):
-        return []
-    return [
-        Error(
-            "CONNECTAPP_REDIS_URL is not set while the Celery broker is reached over the "
+    if not (settings.DEBUG or conf.value("REDIS_URL") or broker.startswith(LOCAL_BROKERS)):
+        yield Error(
+            id="connectapp.E007",
+            msg="CONNECTAPP_REDIS_URL is not set while the Celery broker is reached over the "
             "network: rotated tokens written ahead of the database, rate limits and counters "
             "would stay in one process's memory.",
             hint="Set CONNECTAPP_REDIS_URL to a Redis every web and worker process reaches "
             "(for example redis://redis:6379/1).",
-            id="connectapp.E007",
         )
-    ]

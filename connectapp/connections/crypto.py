@@ -37,6 +37,13 @@ def decrypt(ciphertext: str) -> str:
         ) from None
 
 
+def digest(secret: str) -> str:
+    """Return the SHA-256 of `secret` in hex: what is stored of a secret shown only once (an API
+    key, a connect session's token) to find it by, and how a write-ahead entry names the
+    refresh token it replaces."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def fingerprint(plaintext: str) -> str:
     """A short keyed digest that tells two secrets apart without revealing either."""
     if not plaintext:

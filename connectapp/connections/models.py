@@ -222,7 +222,7 @@ class RefreshSchedule(models.Model):
     """When the sweep refreshes a link, kept apart from the link so the refresh's UPDATE of the
     wide link row touches no index (a HOT update) and only this narrow row is re-indexed.
 
-    Kept by the database itself: triggers on the link table (migration 0007) insert a link's
+    Kept by the database itself: triggers on the link table (migration 0005) insert a link's
     row and set `due_at` to the access token's expiry while the link is active (empty
     otherwise) whenever its status or expiry changes, from any writer. A new expiry (a refresh
     saved) also ends the sweep's mark.
@@ -418,6 +418,10 @@ def new_event_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
+#: Announced events not yet fanned out into deliveries: what the sweep dispatches again.
+UNDISPATCHED = Q(dispatched_at__isnull=True)
+
+
 class AnnouncedEvent(models.Model):
     """The transactional outbox: one row per event, written in the state change's transaction.
 
@@ -450,9 +454,7 @@ class AnnouncedEvent(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(
-                fields=["created_at"],
-                condition=Q(dispatched_at__isnull=True),
-                name="event_undispatched_idx",
+                fields=["created_at"], condition=UNDISPATCHED, name="event_undispatched_idx"
             )
         ]
 

@@ -4,7 +4,7 @@ A link's schedule row is inserted with the link; its `due_at` is the access toke
 while the link is active and empty otherwise, and a new expiry (a saved refresh) ends the
 sweep's mark. In the database rather than in `save()`, so bulk writes, queryset updates and
 raw SQL keep it too, and the refresh's client sends no extra statement for it. `install` is
-idempotent: migration 0007 runs it, and so does every `migrate` (SQLite drops a table's
+idempotent: migration 0005 runs it, and so does every `migrate` (SQLite drops a table's
 triggers when a later migration rebuilds the table).
 """
 
@@ -95,7 +95,7 @@ def install(connection: BaseDatabaseWrapper) -> None:
 
 
 def uninstall(connection: BaseDatabaseWrapper) -> None:
-    """Drop the triggers (migrating back before 0007)."""
+    """Drop the triggers (migrating back before 0005)."""
     with connection.cursor() as cursor:
         for statement in _DROP.get(connection.vendor, []):
             cursor.execute(statement)

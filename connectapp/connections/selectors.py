@@ -73,26 +73,24 @@ class ProviderCard:
     def needing_attention(self) -> list[LinkedAccount]:
         """Links the user should reconnect: refused, broken, or running out soon."""
         return [
-            account
-            for account in self.accounts
-            if account.status != LinkedAccount.Status.ACTIVE or account.reconnect_soon
+            link
+            for link in self.accounts
+            if link.status != LinkedAccount.Status.ACTIVE or link.reconnect_soon
         ]
 
 
 def cards_for(user) -> list[ProviderCard]:
     """One card per provider, with the user's live links to it, in one query."""
     cards = {provider.name: ProviderCard(provider) for provider in registry.user_providers()}
-    for account in accounts_for(user):
-        if account.provider in cards:
-            cards[account.provider].accounts.append(account)
+    for link in accounts_for(user):
+        if link.provider in cards:
+            cards[link.provider].accounts.append(link)
     return list(cards.values())
 
 
-def provider_of(account_id: int) -> str:
+def provider_of(link_id: int) -> str:
     """The link's provider name ("" when the link is gone)."""
-    return (
-        LinkedAccount.objects.filter(pk=account_id).values_list("provider", flat=True).first() or ""
-    )
+    return LinkedAccount.objects.filter(pk=link_id).values_list("provider", flat=True).first() or ""
 
 
 def due_for_verification(provider_name: str, *, limit: int | None = None) -> QuerySet:

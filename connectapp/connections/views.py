@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -78,6 +78,30 @@ def _problem(request: HttpRequest, provider, message: str, status: int) -> HttpR
     )
 
 
+#: What the page says when the provider is unavailable at each step of a flow, and its status.
+OUTAGE_PAGES = {
+    "starting": (
+        gettext_lazy("%(provider)s is unavailable right now. Please try again in a few minutes."),
+        503,
+    ),
+    "completing": (
+        gettext_lazy(
+            "%(provider)s is unavailable right now, so the connection was not completed. "
+            "Please try again in a few minutes."
+        ),
+        502,
+    ),
+}
+
+
+def _outage(request: HttpRequest, provider, step: str, outage: ProviderUnavailable) -> HttpResponse:
+    """Log that `step` of a flow failed because the provider is unavailable; return the page
+    saying so."""
+    logger.warning("%s a %s flow failed: %s", step, provider.name, outage)
+    message, status = OUTAGE_PAGES[step]
+    return _problem(request, provider, message % {"provider": provider.display_name}, status)
+
+
 @login_required
 @never_cache
 @require_GET
@@ -118,14 +142,7 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
     except FlowError as error:
         return _problem(request, chosen, str(error), flow_status(error))
     except ProviderUnavailable as outage:
-        logger.warning("starting a %s flow failed: %s", chosen.name, outage)
-        return _problem(
-            request,
-            chosen,
-            _("%(provider)s is unavailable right now. Please try again in a few minutes.")
-            % {"provider": chosen.display_name},
-            503,
-        )
+        return _outage(request, chosen, "starting", outage)
     return redirect(url)
 
 
@@ -165,17 +182,7 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
             400,
         )
     except ProviderUnavailable as outage:
-        logger.warning("completing a %s flow failed: %s", chosen.name, outage)
-        return _problem(
-            request,
-            chosen,
-            _(
-                "%(provider)s is unavailable right now, so the connection was not completed. "
-                "Please try again in a few minutes."
-            )
-            % {"provider": chosen.display_name},
-            502,
-        )
+        return _outage(request, chosen, "completing", outage)
     messages.success(
         request,
         _("Connected %(provider)s as %(username)s.")

@@ -43,4 +43,4 @@ def create_connect_session(request: HttpRequest, payload: ConnectSessionIn) -> S
         url = settings.CONNECTAPP_PUBLIC_URL.rstrip("/") + path
     else:
         url = request.build_absolute_uri(path)
-    return Status(201, {"url": url, "expires_at": made.expires_at})
+    return Status(201, {"url": url, "expires_at": made.session.expires_at})

@@ -16,6 +16,13 @@ MEDIA_TYPE = "application/problem+json"
 #: Problem types are relative references, resolved against the API's base (RFC 9457 §3.1.1).
 TYPE_BASE = "/api/v1/problems/"
 
+#: The details of the errors any route may answer, told the same way wherever they happen.
+NO_KEY = "A valid API key is required: send it as 'Authorization: Bearer <key>'."
+RATE_LIMITED = "This key made too many requests; come back after Retry-After seconds."
+INVALID_REQUEST = "The request does not match the API's schema."
+NOT_FOUND = "No such resource, or not one this key may see."
+UNEXPECTED = "Something went wrong on our side."
+
 
 class Problem(HttpError):
     """An error a route answers: its status, a short type slug and a detail for the caller."""
@@ -62,34 +69,23 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(Throttled)
     def throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
-        return problem_response(
-            429,
-            "This key made too many requests; come back after Retry-After seconds.",
-            kind="rate-limited",
-            retry_after=exc.wait or 1,
-        )
+        return problem_response(429, RATE_LIMITED, kind="rate-limited", retry_after=exc.wait or 1)
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        detail = {
-            401: "A valid API key is required: send it as 'Authorization: Bearer <key>'.",
-        }.get(exc.status_code, str(exc))
+        detail = NO_KEY if exc.status_code == 401 else str(exc)
         return problem_response(exc.status_code, detail)
 
     @api.exception_handler(ValidationError)
     def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        return problem_response(
-            422,
-            "The request does not match the API's schema.",
-            kind="invalid-request",
-            errors=json.loads(json.dumps(exc.errors, default=str)),
-        )
+        errors = json.loads(json.dumps(exc.errors, default=str))
+        return problem_response(422, INVALID_REQUEST, kind="invalid-request", errors=errors)
 
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-        return problem_response(404, "No such resource, or not one this key may see.")
+        return problem_response(404, NOT_FOUND)
 
     @api.exception_handler(Exception)
     def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("API error on %s", request.path)
-        return problem_response(500, "Something went wrong on our side.")
+        return problem_response(500, UNEXPECTED)

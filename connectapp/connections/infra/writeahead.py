@@ -13,7 +13,6 @@ deferred to this process's next round trip, and deletes only the entry this proc
 a newer entry of another process is never lost to it.
 """
 
-import hashlib
 import hmac
 import json
 import logging
@@ -41,10 +40,6 @@ return 0
 _handled = threading.local()
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def _remember(account_id: int, entry: bytes) -> None:
     if not hasattr(_handled, "entries"):
         _handled.entries = {}
@@ -55,7 +50,7 @@ def keep(account_id: int, previous_refresh_token: str, tokens: TokenSet) -> None
     """Write the new tokens ahead, encrypted, naming the refresh token they replace; answer
     once the store holds them (or has failed to: the database write follows regardless)."""
     kept = {
-        "replaces": _digest(previous_refresh_token),
+        "replaces": crypto.digest(previous_refresh_token),
         "access_token": tokens.access_token,
         "refresh_token": tokens.refresh_token,
         "expires_at": tokens.expires_at.isoformat() if tokens.expires_at else None,
@@ -95,7 +90,7 @@ def rescued(account: LinkedAccount) -> TokenSet | None:
     except Exception:  # noqa: BLE001 - an unreadable entry is no entry
         logger.warning("link %s: could not read rotated tokens from the store", account.pk)
         return None
-    if not hmac.compare_digest(kept["replaces"], _digest(account.refresh_token)):
+    if not hmac.compare_digest(kept["replaces"], crypto.digest(account.refresh_token)):
         return None
     _remember(account.pk, entry)
     moment = datetime.fromisoformat

@@ -5,9 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
 
-    dependencies = [
-        ('connections', '0001_initial'),
-    ]
+    dependencies = [('connections', '0001_initial')]
 
     operations = [
         migrations.AlterModelOptions(

@@ -2,9 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("connections", "0002_disconnect_permission"),
-    ]
+    dependencies = [("connections", "0002_disconnect_permission")]
 
     operations = [
         migrations.AddField(

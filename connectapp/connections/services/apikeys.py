@@ -6,7 +6,6 @@ can tell keys apart. The per-key rate limit is a fixed window counted on the sha
 (`infra.store`), so every web process shares one limit; without Redis it is per process.
 """
 
-import hashlib
 import re
 import secrets
 import threading
@@ -24,6 +23,7 @@ from django.utils import timezone
 from connectapp.exceptions import InvalidKeyRequest, UnknownProvider
 from connectapp.providers import registry
 
+from ..crypto import digest
 from ..infra.store import client as redis_client
 from ..models import ApiKey, ApiUsage, LinkedAccount
 
@@ -41,11 +41,6 @@ class NewKey:
 
     api_key: ApiKey
     key: str
-
-
-def digest(key: str) -> str:
-    """Return the stored form of a key."""
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def create_key(name: str, scopes: Iterable[str], providers: Iterable[str] = ()) -> NewKey:

@@ -8,10 +8,8 @@ through the normal flow, and is sent back to the session's `return_url` with the
 (`return_url_after`). Only the token's SHA-256 digest is stored.
 """
 
-import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -24,6 +22,7 @@ from django.utils.translation import gettext
 from connectapp.exceptions import InvalidConnectSession, SessionRefused, UnknownProvider
 from connectapp.providers import registry
 
+from ..crypto import digest
 from ..models import ApiKey, ConnectSession, SiteUser
 
 #: What the browser session remembers of the connect session it came from.
@@ -32,16 +31,10 @@ SESSION_KEY = "connectapp.connect_session"
 
 @dataclass(frozen=True)
 class NewConnectSession:
+    """A session just made, with its token: shown once, in the URL, and never stored."""
+
     session: ConnectSession
     token: str
-
-    @property
-    def expires_at(self) -> datetime:
-        return self.session.expires_at
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _origin(url: str) -> str:
@@ -91,7 +84,7 @@ def create_session(
         )
     token = secrets.token_urlsafe(32)
     session = ConnectSession.objects.create(
-        token_hash=_digest(token),
+        token_hash=digest(token),
         key=api_key,
         site_id=site_id,
         email=email,
@@ -105,7 +98,7 @@ def create_session(
 
 def find(token: str) -> ConnectSession | None:
     """Return the session `token` names, used or not, or None; changes nothing."""
-    return ConnectSession.objects.filter(token_hash=_digest(token)).first()
+    return ConnectSession.objects.filter(token_hash=digest(token)).first()
 
 
 def refusal_of(session: ConnectSession | None) -> SessionRefused | None:
@@ -138,7 +131,7 @@ def open_session(token: str):
     """
     with transaction.atomic():
         session = (
-            ConnectSession.objects.select_for_update().filter(token_hash=_digest(token)).first()
+            ConnectSession.objects.select_for_update().filter(token_hash=digest(token)).first()
         )
         refusal = refusal_of(session)
         if refusal is not None:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from connectapp.exceptions import InvalidEndpoint
 
 from ..infra.webhook_http import check_url
-from ..models import AnnouncedEvent, WebhookDelivery, WebhookEndpoint
+from ..models import UNDISPATCHED, AnnouncedEvent, WebhookDelivery, WebhookEndpoint
 from . import events as link_events
 from .deliveries import Outcome, attempt, in_flight_window
 
@@ -183,7 +183,7 @@ def sweep(*, batch_size: int = 1000) -> tuple[int, int]:
     now = timezone.now()
     lease = now - settings.CONNECTAPP_WEBHOOK_LEASE
     event_ids = list(
-        AnnouncedEvent.objects.filter(dispatched_at__isnull=True, created_at__lt=lease)
+        AnnouncedEvent.objects.filter(UNDISPATCHED, created_at__lt=lease)
         .order_by("created_at")
         .values_list("pk", flat=True)[:batch_size]
     )

@@ -34,22 +34,22 @@ def _refreshing_providers() -> list[str]:
     return [provider.name for provider in registry.user_providers() if provider.supports_refresh]
 
 
-def link_row(account: LinkedAccount) -> dict:
+def link_row(link: LinkedAccount) -> dict:
     return {
-        "id": account.pk,
+        "id": link.pk,
         # None for the site's own app-level (client credentials) connections.
-        "user": account.user.get_username() if account.user is not None else None,
-        "provider": account.provider,
-        "external_id": account.external_id,
-        "username": account.username,
-        "status": account.status,
-        "scopes": account.scopes,
-        "expires_at": _iso(account.expires_at),
-        "refresh_expires_at": _iso(account.refresh_expires_at),
-        "last_refreshed_at": _iso(account.last_refreshed_at),
-        "last_verified_at": _iso(account.last_verified_at),
-        "last_error": account.last_error,
-        "created_at": _iso(account.created_at),
+        "user": link.user.get_username() if link.user is not None else None,
+        "provider": link.provider,
+        "external_id": link.external_id,
+        "username": link.username,
+        "status": link.status,
+        "scopes": link.scopes,
+        "expires_at": _iso(link.expires_at),
+        "refresh_expires_at": _iso(link.refresh_expires_at),
+        "last_refreshed_at": _iso(link.last_refreshed_at),
+        "last_verified_at": _iso(link.last_verified_at),
+        "last_error": link.last_error,
+        "created_at": _iso(link.created_at),
     }
 
 
@@ -100,12 +100,12 @@ class Command(BaseCommand):
         handle_api_key(self, **options)
 
     def handle_list(self, *, as_json: bool, provider: str | None, status: str | None, **_) -> None:
-        accounts = selectors.links().order_by("pk")
+        links = selectors.links().order_by("pk")
         if provider:
-            accounts = accounts.filter(provider=provider)
+            links = links.filter(provider=provider)
         if status:
-            accounts = accounts.filter(status=status)
-        rows = [link_row(account) for account in accounts.iterator(chunk_size=1000)]
+            links = links.filter(status=status)
+        rows = [link_row(link) for link in links.iterator(chunk_size=1000)]
         if as_json:
             self.stdout.write(json.dumps(rows, indent=2))
             return
@@ -133,14 +133,14 @@ class Command(BaseCommand):
         else:
             targets = self._existing(ids) or self._live_ids(Status.ACTIVE)
         self._report(
-            targets, lambda account_id: services.refresh(account_id, actor="command", force=not due)
+            targets, lambda link_id: services.refresh(link_id, actor="command", force=not due)
         )
 
     def handle_verify(self, *, all: bool, ids: list[int], **_) -> None:
         self._one_selection(all=all, ids=ids)
         self._report(
             self._existing(ids) or self._live_ids(),
-            lambda account_id: services.verify(account_id, actor="command"),
+            lambda link_id: services.verify(link_id, actor="command"),
         )
 
     def handle_rotate_keys(self, **_) -> None:
@@ -241,19 +241,19 @@ class Command(BaseCommand):
             links = links.filter(status=status)
         return list(links.order_by("pk").values_list("pk", flat=True))
 
-    def _report(self, account_ids: list[int], operation: Callable[[int], str]) -> None:
+    def _report(self, link_ids: list[int], operation: Callable[[int], str]) -> None:
         """One line per link; a link's problem is reported, not raised: the exit code is for
         arguments."""
-        for account_id in account_ids:
+        for link_id in link_ids:
             try:
-                outcome = operation(account_id)
+                outcome = operation(link_id)
             except ProviderUnavailable as outage:
                 outcome = f"provider {TaskOutcome.UNAVAILABLE} ({outage}); try again later"
             except DecryptionError as problem:
                 outcome = f"not attempted: {problem}"
             except UnknownProvider as missing:
                 outcome = f"not attempted: no provider named {missing} is configured"
-            self.stdout.write(f"link {account_id}: {outcome}")
+            self.stdout.write(f"link {link_id}: {outcome}")
 
 
 # --- api-key ----------------------------------------------------------------------------------
