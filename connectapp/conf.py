@@ -94,6 +94,12 @@ SETTINGS = {
         Setting("REFRESH_WINDOW_SECONDS", timedelta(days=3), "CONNECTAPP_REFRESH_WINDOW", _seconds),
         Setting("REFRESH_LEASE_SECONDS", timedelta(hours=3), "CONNECTAPP_REFRESH_LEASE", _seconds),
         Setting(
+            "EVENT_RETENTION_DAYS",
+            timedelta(days=90),
+            "CONNECTAPP_EVENT_RETENTION",
+            lambda value: value if isinstance(value, timedelta) else timedelta(days=value),
+        ),
+        Setting(
             "RECONNECT_WARNING_SECONDS",
             timedelta(days=14),
             "CONNECTAPP_RECONNECT_WARNING",

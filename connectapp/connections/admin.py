@@ -12,7 +12,6 @@ from datetime import timedelta
 from functools import partial
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
@@ -28,6 +27,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from connectapp import conf
 from connectapp.exceptions import (
     DecryptionError,
     InvalidEndpoint,
@@ -153,7 +153,7 @@ class ExpiryFilter(admin.SimpleListFilter):
         if self.value() == "24h":
             return live.filter(expires_at__gte=now, expires_at__lte=now + timedelta(hours=24))
         if self.value() == "soon":
-            return queryset.due(settings.CONNECTAPP_REFRESH_WINDOW).filter(expires_at__gte=now)
+            return queryset.due(conf.value("REFRESH_WINDOW_SECONDS")).filter(expires_at__gte=now)
         return queryset
 
 

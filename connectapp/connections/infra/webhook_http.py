@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
 from requests.adapters import HTTPAdapter
 
+from connectapp import conf
 from connectapp.exceptions import InvalidEndpoint, UnsafeDestination
 from connectapp.providers.http import connection_pools, retry_after_seconds
 
@@ -53,7 +53,7 @@ def post(url: str, data: bytes, headers: dict[str, str]) -> Answer:
         check_url(url)
     except InvalidEndpoint as problem:
         return Answer(None, "", str(problem), None)
-    timeout = settings.CONNECTAPP_WEBHOOK_TIMEOUT
+    timeout = conf.value("WEBHOOK_TIMEOUT")
     deadline = time.monotonic() + timeout
     try:
         with (
@@ -86,7 +86,7 @@ def post(url: str, data: bytes, headers: dict[str, str]) -> Answer:
 
 def _read_capped(response: requests.Response, deadline: float) -> bytes:
     """Return at most the size cap of the answer, read before the deadline."""
-    cap = settings.CONNECTAPP_WEBHOOK_MAX_RESPONSE_BYTES
+    cap = conf.value("WEBHOOK_MAX_RESPONSE_BYTES")
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(8192):
@@ -99,7 +99,7 @@ def _read_capped(response: requests.Response, deadline: float) -> bytes:
 
 def _refuse_private(sock, host: str) -> None:
     """Close the socket unless its peer is an address we may send to."""
-    if settings.CONNECTAPP_WEBHOOK_ALLOW_PRIVATE:
+    if conf.value("WEBHOOK_ALLOW_PRIVATE"):
         return
     address = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:

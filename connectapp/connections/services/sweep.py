@@ -3,11 +3,11 @@
 from collections.abc import Iterator
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from connectapp import conf
 from connectapp.exceptions import ProviderUnavailable
 
 from .. import messages
@@ -66,7 +66,7 @@ def claim_due_refreshes(
     """
     now = timezone.now()
     RefreshSchedule.objects.filter(
-        provider=provider_name, queued_at__lt=now - settings.CONNECTAPP_REFRESH_LEASE
+        provider=provider_name, queued_at__lt=now - conf.value("REFRESH_LEASE_SECONDS")
     ).update(queued_at=None)
     due = (
         RefreshSchedule.objects.filter(provider=provider_name, queued_at__isnull=True)
