@@ -234,7 +234,7 @@ class RefreshSchedule(models.Model):
     provider = models.CharField(max_length=64)
     due_at = models.DateTimeField("refresh due", null=True, blank=True)
     # Set by the sweep when it enqueues a refresh, cleared by the refresh: while it is set (and
-    # younger than CONNECTAPP_REFRESH_LEASE) no sweep enqueues this link again.
+    # younger than CONNECTAPP_REFRESH_LEASE_SECONDS) no sweep enqueues this link again.
     queued_at = models.DateTimeField("refresh queued", null=True, blank=True)
 
     class Meta:
@@ -503,7 +503,7 @@ class WebhookDelivery(models.Model):
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     # Set when a message for it is published; the sweep publishes again when it is older than
-    # CONNECTAPP_WEBHOOK_LEASE (the message was lost) or empty (a retry too far off for a
+    # CONNECTAPP_WEBHOOK_LEASE_SECONDS (the message was lost) or empty (a retry too far off for a
     # countdown in the broker).
     queued_at = models.DateTimeField(null=True, blank=True)
     # Set while an attempt is in flight: the per-endpoint concurrency limit counts these.

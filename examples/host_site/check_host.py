@@ -28,6 +28,7 @@ from host_site.celery import app as host_celery  # noqa: E402
 from members.models import Member  # noqa: E402
 
 import connectapp  # noqa: E402
+from connectapp import conf  # noqa: E402
 from connectapp.connections import tasks  # noqa: E402
 from connectapp.connections.infra import metrics  # noqa: E402
 from connectapp.connections.models import LinkedAccount  # noqa: E402
@@ -115,7 +116,7 @@ def refresh_through_the_host_worker(link: LinkedAccount) -> None:
         tasks.refresh_due._get_current_object().app is host_celery,
         "connectapp's tasks are registered on the host's Celery app",
     )
-    provider_queue = settings.CONNECTAPP_PROVIDER_QUEUE
+    provider_queue = conf.value("PROVIDER_QUEUE")
     connected_at = link.last_refreshed_at  # a Pinterest link counts as refreshed when made
     with host_celery.connection_for_write() as connection:
         connection.default_channel.queue_purge(provider_queue)

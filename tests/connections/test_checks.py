@@ -24,7 +24,7 @@ def test_the_check_command_reports_a_wrong_setting(settings):
 
 
 def test_missing_encryption_keys_are_an_error(settings):
-    settings.TOKEN_ENCRYPTION_KEYS = []
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = []
 
     errors = checks.check_encryption_keys()
 

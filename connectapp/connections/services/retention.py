@@ -1,5 +1,5 @@
 """Keeping a link's history bounded: every change of state stays; routine refreshes, one a
-day or more per link, stay only for `CONNECTAPP_EVENT_RETENTION`."""
+day or more per link, stay only for `CONNECTAPP_EVENT_RETENTION_DAYS`."""
 
 from datetime import timedelta
 

@@ -60,7 +60,7 @@ def claim_due_refreshes(
     only unqueued active links, so links already queued cost nothing; `due_at` is what
     `LinkedAccount.objects.due` reads) and one UPDATE; `SKIP LOCKED` lets two sweeps, or a
     sweep and a refresh in progress, pass each other. A link stays marked until its refresh
-    ends. A mark older than `CONNECTAPP_REFRESH_LEASE` belongs to a message that was lost (a
+    ends. A mark older than `CONNECTAPP_REFRESH_LEASE_SECONDS` belongs to a message that was lost (a
     crash between this commit and the enqueue, a purged broker): it is released first, so
     the link is queued again.
     """

@@ -27,7 +27,7 @@ def event(link, age: timedelta, kind=Kind.REFRESHED, outcome=Outcome.OK, detail=
 def test_routine_refreshes_past_the_retention_are_pruned_and_every_state_change_is_kept(
     db, settings
 ):
-    settings.CONNECTAPP_EVENT_RETENTION = timedelta(days=90)
+    settings.CONNECTAPP_EVENT_RETENTION_DAYS = 90
     link = LinkedAccountFactory()
     old = timedelta(days=91)
     pruned = [event(link, old + timedelta(hours=n)) for n in range(5)]
