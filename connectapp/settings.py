@@ -240,9 +240,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Tasks that call a provider have a queue of their own: a slow provider fills that queue, and
 # the sweeps (and anything else on the default queue) keep running. Run workers for each with
-# `-Q celery` and `-Q providers`, or one worker with `-Q celery,providers` (the demo). The
-# provider tasks name their queue themselves (connectapp.connections.tasks), as on any host.
+# `-Q celery` and `-Q providers`, or one worker with `-Q celery,providers` (the demo). connectapp's
+# router sends each task to its queue, here as on any host (connectapp.connections.queues).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = ["connectapp.connections.queues.route_task"]
 CONNECTAPP_PROVIDER_QUEUE = env.str("CONNECTAPP_PROVIDER_QUEUE", default="providers")
 # Webhook deliveries have their own queue, so a slow receiver never holds back a refresh.
 CONNECTAPP_WEBHOOK_QUEUE = env.str("CONNECTAPP_WEBHOOK_QUEUE", default="webhooks")

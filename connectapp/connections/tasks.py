@@ -1,9 +1,10 @@
 """Thin Celery tasks: scheduling, retries, rate limits and timing; the work is in `services`.
 
-`refresh_account` and `verify_account` run on the provider queue (`CONNECTAPP_PROVIDER_QUEUE`)
-and are acknowledged only when they finish: a worker lost mid-task hands its message back to
-the broker, and running a task twice, or after its link was disconnected, changes nothing (the
-services decide under the link's row lock). The sweeps run on the default queue.
+`refresh_account` and `verify_account` run on the provider queue (`CONNECTAPP_PROVIDER_QUEUE`,
+where `queues.route_task` sends them) and are acknowledged only when they finish: a worker
+lost mid-task hands its message back to the broker, and running a task twice, or after its
+link was disconnected, changes nothing (the services decide under the link's row lock). The
+sweeps run on the default queue.
 """
 
 import random
@@ -29,7 +30,6 @@ PROVIDER_TASK = {
     "bind": True,
     "acks_late": True,
     "reject_on_worker_lost": True,
-    "queue": conf.value("PROVIDER_QUEUE"),
     "soft_time_limit": conf.value("TASK_SOFT_TIME_LIMIT_SECONDS"),
     "time_limit": conf.value("TASK_TIME_LIMIT_SECONDS"),
 }
@@ -165,10 +165,9 @@ def _enqueue(task, provider: str, batches) -> int:
     return count
 
 
-# --- Webhooks (their own queue, CONNECTAPP_WEBHOOK_QUEUE) ---------------------------------
+# --- Webhooks (their own queue, CONNECTAPP_WEBHOOK_QUEUE: see `queues`) -------------------
 
 WEBHOOK_TASK = {
-    "queue": conf.value("WEBHOOK_QUEUE"),
     "acks_late": True,
     "reject_on_worker_lost": True,
     "soft_time_limit": conf.value("WEBHOOK_TIMEOUT") * 2 + 20,

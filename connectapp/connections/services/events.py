@@ -36,7 +36,6 @@ from django.db.models.signals import post_init
 from django.dispatch import receiver
 from django.utils import timezone
 
-from connectapp import conf
 from connectapp.redaction import provider_text
 
 from .. import notifications, signals
@@ -206,9 +205,7 @@ def publish(event_pk: int) -> None:
     from ..tasks import dispatch_event
 
     try:
-        # The queue is named here, not left to the routes: a web process may publish through
-        # Celery's default app, which knows no routes.
-        dispatch_event.apply_async((event_pk,), queue=conf.value("WEBHOOK_QUEUE"))
+        dispatch_event.delay(event_pk)
     except Exception:  # noqa: BLE001 - the event is safe in the outbox; the sweep sends it
         logger.warning("event row %s: could not publish its fan-out; the sweep will", event_pk)
 

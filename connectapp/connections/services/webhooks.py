@@ -153,7 +153,6 @@ def publish(delivery_ids: list[int], *, force: bool = False, countdown: float = 
                     {"force": force},
                     countdown=countdown,
                     producer=producer,
-                    queue=conf.value("WEBHOOK_QUEUE"),
                 )
     except Exception:  # noqa: BLE001 - the deliveries are safe in the database
         logger.warning("could not publish %d webhook deliveries; the sweep will", len(delivery_ids))

@@ -74,9 +74,9 @@ def queued_at(link: LinkedAccount):
 
 def test_provider_tasks_have_their_own_queue_and_are_acknowledged_when_done():
     for task in (tasks.refresh_account, tasks.verify_account):
-        # The task names its queue itself (no route needed, so a host's app does the same);
-        # the sweep tests below read the messages off that queue.
-        assert task.queue == PROVIDER_QUEUE
+        # The app's routes (connectapp's router) send it there; the sweep tests below read the
+        # messages off that queue.
+        assert app.amqp.router.route({}, task.name)["queue"].name == PROVIDER_QUEUE
         assert task.acks_late and task.reject_on_worker_lost
         assert 0 < task.soft_time_limit < task.time_limit
     for task in (tasks.refresh_due, tasks.verify_all):
