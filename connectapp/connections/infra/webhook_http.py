@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+from django.utils.translation import gettext
 from requests.adapters import HTTPAdapter
 
 from connectapp import conf
@@ -40,9 +41,9 @@ def check_url(url: str) -> str:
     """Return the URL when it is an absolute http(s) URL; raise `InvalidEndpoint` otherwise."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidEndpoint(f"not an http(s) URL: {url!r}")
+        raise InvalidEndpoint(gettext("not an http(s) URL: %(url)s") % {"url": repr(url)})
     if parts.username or parts.password:
-        raise InvalidEndpoint("a webhook URL may not hold credentials")
+        raise InvalidEndpoint(gettext("a webhook URL may not hold credentials"))
     return url
 
 
