@@ -239,9 +239,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Workers log through `LOGGING` below, so its secret-redacting filter applies to them too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Tasks that call a provider have a queue of their own: a slow provider fills that queue, and
-# the sweeps (and anything else on the default queue) keep running. Run workers for each with
-# `-Q celery` and `-Q providers`, or one worker with `-Q celery,providers` (the demo). connectapp's
-# router sends each task to its queue, here as on any host (connectapp.connections.queues).
+# the sweeps (and anything else on the default queue) keep running. Run workers for each of
+# `-Q celery`, `-Q providers` and `-Q webhooks`, or one with `-Q celery,providers,webhooks` (the
+# demo). connectapp's router sends each task to its queue, here as on any host
+# (connectapp.connections.queues).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = ["connectapp.connections.queues.route_task"]
 CONNECTAPP_PROVIDER_QUEUE = env.str("CONNECTAPP_PROVIDER_QUEUE", default="providers")
