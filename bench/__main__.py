@@ -304,9 +304,9 @@ def in_process(refreshes: int, repetitions: int = 3) -> dict:
     """Alternate floor and connectapp runs over the same rows (made due again between runs,
     as time does); return the medians per refresh, and the HOT share of the runs' updates."""
     import requests
-    from django.conf import settings
     from django.utils import timezone
 
+    from connectapp import conf
     from connectapp.connections.models import LinkedAccount
 
     reset_links()
@@ -315,7 +315,7 @@ def in_process(refreshes: int, repetitions: int = 3) -> dict:
     make_floor_table(len(ids))
     rows = list(range(1, len(ids) + 1))
     session = requests.Session()
-    token_url = f"{settings.PINTEREST_API_URL}/oauth/token"
+    token_url = f"{conf.value('PINTEREST_API_URL')}/oauth/token"
     runs = {"floor": [], "connectapp": []}
     updates = {"floor": [0, 0], "connectapp": [0, 0]}
     tables = {"floor": FLOOR_TABLE, "connectapp": "connections_linkedaccount"}
@@ -403,6 +403,7 @@ def sweep(size: int) -> dict:
     from django.db import connection
     from django.utils import timezone
 
+    from connectapp import conf
     from connectapp.celery import app
     from connectapp.connections import tasks
     from connectapp.connections.models import RefreshSchedule
@@ -424,7 +425,7 @@ def sweep(size: int) -> dict:
                 cursor.execute(
                     "SELECT link_id FROM connections_refreshschedule WHERE provider = 'pinterest' "
                     "AND due_at <= %s AND queued_at IS NULL ORDER BY due_at",
-                    [timezone.now() + settings.CONNECTAPP_REFRESH_WINDOW],
+                    [timezone.now() + conf.value("REFRESH_WINDOW_SECONDS")],
                 )
                 ids = [row[0] for row in cursor.fetchall()]
             pipe = client.pipeline(transaction=False)

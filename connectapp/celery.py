@@ -1,8 +1,9 @@
 """The Celery app; its configuration is the `CELERY_*` settings.
 
-Two queues: the default one for the sweeps, and `CONNECTAPP_PROVIDER_QUEUE` for every task
-that calls a provider (the tasks name it themselves, so a host site's Celery app routes them
-the same way). A worker started without `-Q` consumes both.
+Three queues: the default one for the sweeps, `CONNECTAPP_PROVIDER_QUEUE` for every task that
+calls a provider and `CONNECTAPP_WEBHOOK_QUEUE` for webhook deliveries, where
+`CELERY_TASK_ROUTES` (connectapp's router, `connectapp.connections.queues`, which a host site's
+Celery app uses the same way) sends them. A worker started without `-Q` consumes all three.
 
 A worker process keeps its database connection across tasks, as a web process keeps it across
 requests: around each task it is closed only when broken or older than `CONN_MAX_AGE`

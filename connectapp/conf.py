@@ -1,15 +1,12 @@
-"""connectapp's settings as a host site sets them: one prefix, Python values, documented defaults.
+"""connectapp's settings as a site sets them: one prefix, Python values, documented defaults.
 
-A host site sets `CONNECTAPP_<NAME>` in its Django settings (`CONNECTAPP_DISCOGS_CONSUMER_KEY`,
+A site sets `CONNECTAPP_<NAME>` in its Django settings (`CONNECTAPP_DISCOGS_CONSUMER_KEY`,
 `CONNECTAPP_TOKEN_ENCRYPTION_KEYS`, `CONNECTAPP_REFRESH_WINDOW_SECONDS`, …): a list where the
 environment variable holds a comma-separated list, a bool, an int of seconds. The standalone
-project sets the older, un-prefixed names from its environment (`DISCOGS_CONSUMER_KEY`,
-`TOKEN_ENCRYPTION_KEYS`, `CONNECTAPP_REFRESH_WINDOW` as a timedelta); those are read when the
-prefixed name is not set. `value(name)` answers for either kind of site.
+project (`connectapp/settings.py`) is such a site, whose values come from the environment.
 
-Most of the app still reads the un-prefixed names from `django.conf.settings` directly, so
-`publish()` (called once when the app is ready) sets every such name a host left unset from
-the value here. It goes away once every call site reads `value()`.
+Every module of the app reads its settings through `value(name)`, at the moment it needs them,
+so `override_settings` and pytest-django's `settings` fixture take effect at once.
 """
 
 from collections.abc import Callable
@@ -26,6 +23,10 @@ def _seconds(value: Any) -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(seconds=value)
 
 
+def _days(value: Any) -> timedelta:
+    return value if isinstance(value, timedelta) else timedelta(days=value)
+
+
 def _sandboxed(stand_in: Callable[[Callable[[str], Any]], Any], real: Any) -> Callable:
     """Return a default that points at the built-in stand-ins when `SANDBOX` is on."""
     return lambda get: stand_in(get) if get("SANDBOX") else real
@@ -33,11 +34,11 @@ def _sandboxed(stand_in: Callable[[Callable[[str], Any]], Any], real: Any) -> Ca
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: `name` as a host sets it (after the prefix), `legacy` as call sites read it."""
+    """One setting: `name` as a site sets it (after the prefix), its default (or a function of
+    `value` that computes it), and how a site's value becomes the one call sites use."""
 
     name: str
     default: Any
-    legacy: str
     convert: Callable[[Any], Any] = lambda value: value
 
     @property
@@ -55,48 +56,49 @@ def _provider_setting(name: str, in_sandbox: str, real: str) -> Setting:
     `in_sandbox` (`{sandbox}` standing for the stand-ins' URL) when `SANDBOX` is on, else
     `real`."""
     stand_in = lambda get: in_sandbox.format(sandbox=_sandbox_url(get))  # noqa: E731
-    return Setting(name, _sandboxed(stand_in, real), name)
+    return Setting(name, _sandboxed(stand_in, real))
 
 
 SETTINGS = {
     setting.name: setting
     for setting in (
-        Setting("TOKEN_ENCRYPTION_KEYS", [], "TOKEN_ENCRYPTION_KEYS", list),
-        Setting("SANDBOX", False, "CONNECTAPP_SANDBOX", bool),
-        Setting("SANDBOX_URL", "http://127.0.0.1:8000/sandbox", "CONNECTAPP_SANDBOX_URL"),
-        Setting("PUBLIC_URL", "", "CONNECTAPP_PUBLIC_URL"),
-        Setting("PROVIDERS_FILE", "", "CONNECTAPP_PROVIDERS_FILE", str),
-        Setting("USER_AGENT", "connectapp/1.0 +https://localhost", "CONNECTAPP_USER_AGENT"),
-        Setting("HTTP_TIMEOUT", 10.0, "CONNECTAPP_HTTP_TIMEOUT", float),
-        Setting("FLOW_TTL_SECONDS", timedelta(minutes=10), "CONNECTAPP_FLOW_TTL", _seconds),
-        Setting("CONNECT_RATE_LIMIT", "10/60", "CONNECTAPP_CONNECT_RATE_LIMIT"),
-        Setting("RATE_LIMITS", {"discogs": "60/m"}, "CONNECTAPP_RATE_LIMITS", dict),
-        Setting("REDIS_URL", "", "CONNECTAPP_REDIS_URL"),
-        Setting("PROVIDER_QUEUE", "providers", "CONNECTAPP_PROVIDER_QUEUE"),
-        Setting("TASK_SOFT_TIME_LIMIT_SECONDS", 60, "CONNECTAPP_TASK_SOFT_TIME_LIMIT", int),
+        Setting("TOKEN_ENCRYPTION_KEYS", [], list),
+        Setting("SANDBOX", False, bool),
+        Setting("SANDBOX_URL", "http://127.0.0.1:8000/sandbox"),
+        Setting("PUBLIC_URL", ""),
+        Setting("PROVIDERS_FILE", "", str),
+        Setting("USER_AGENT", "connectapp/1.0 +https://localhost"),
+        Setting("HTTP_TIMEOUT", 10.0, float),
+        Setting("FLOW_TTL_SECONDS", timedelta(minutes=10), _seconds),
+        Setting("CONNECT_RATE_LIMIT", "10/60"),
+        Setting("RATE_LIMITS", {"discogs": "60/m"}, dict),
+        Setting("REDIS_URL", ""),
+        Setting("PROVIDER_QUEUE", "providers"),
+        Setting("TASK_SOFT_TIME_LIMIT_SECONDS", 60, int),
         Setting(
             "TASK_TIME_LIMIT_SECONDS",
             lambda get: get("TASK_SOFT_TIME_LIMIT_SECONDS") + 30,
-            "CONNECTAPP_TASK_TIME_LIMIT",
             int,
         ),
-        Setting("SWEEP_TIME_LIMIT_SECONDS", 15 * 60, "CONNECTAPP_SWEEP_TIME_LIMIT", int),
-        Setting("SWEEP_BATCH_SIZE", 1000, "CONNECTAPP_SWEEP_BATCH_SIZE", int),
-        Setting(
-            "VERIFY_INTERVAL_SECONDS", timedelta(hours=6), "CONNECTAPP_VERIFY_INTERVAL", _seconds
-        ),
+        Setting("SWEEP_TIME_LIMIT_SECONDS", 15 * 60, int),
+        Setting("SWEEP_BATCH_SIZE", 1000, int),
+        Setting("VERIFY_INTERVAL_SECONDS", timedelta(hours=6), _seconds),
         Setting(
             "REFRESH_SWEEP_SECONDS",
             timedelta(minutes=1),
-            "CONNECTAPP_REFRESH_SWEEP_INTERVAL",
             _seconds,
         ),
-        Setting("REFRESH_WINDOW_SECONDS", timedelta(days=3), "CONNECTAPP_REFRESH_WINDOW", _seconds),
-        Setting("REFRESH_LEASE_SECONDS", timedelta(hours=3), "CONNECTAPP_REFRESH_LEASE", _seconds),
+        Setting("REFRESH_WINDOW_SECONDS", timedelta(days=3), _seconds),
+        Setting("REFRESH_LEASE_SECONDS", timedelta(hours=3), _seconds),
+        Setting(
+            "EVENT_RETENTION_DAYS",
+            timedelta(days=90),
+            _days,
+        ),
+        Setting("WEBHOOK_RETENTION_DAYS", timedelta(days=30), _days),
         Setting(
             "RECONNECT_WARNING_SECONDS",
             timedelta(days=14),
-            "CONNECTAPP_RECONNECT_WARNING",
             _seconds,
         ),
         _provider_setting("DISCOGS_CONSUMER_KEY", "sandbox-discogs-key", ""),
@@ -107,7 +109,7 @@ SETTINGS = {
             "{sandbox}/discogs/oauth/authorize",
             "https://www.discogs.com/oauth/authorize",
         ),
-        Setting("DISCOGS_SIGNATURE_METHOD", "HMAC-SHA1", "DISCOGS_SIGNATURE_METHOD"),
+        Setting("DISCOGS_SIGNATURE_METHOD", "HMAC-SHA1"),
         _provider_setting("PINTEREST_CLIENT_ID", "sandbox-pinterest-client", ""),
         _provider_setting("PINTEREST_CLIENT_SECRET", "sandbox-pinterest-secret", ""),
         _provider_setting(
@@ -118,70 +120,47 @@ SETTINGS = {
             "{sandbox}/pinterest/oauth/",
             "https://www.pinterest.com/oauth/",
         ),
-        Setting("PINTEREST_SCOPES", ["user_accounts:read"], "PINTEREST_SCOPES", list),
-        Setting("HTTP_MAX_RESPONSE_BYTES", 1 << 20, "CONNECTAPP_HTTP_MAX_RESPONSE_BYTES", int),
-        Setting("WEBHOOK_QUEUE", "webhooks", "CONNECTAPP_WEBHOOK_QUEUE"),
-        Setting("WEBHOOK_TIMEOUT", 10.0, "CONNECTAPP_WEBHOOK_TIMEOUT", float),
-        Setting(
-            "WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024, "CONNECTAPP_WEBHOOK_MAX_RESPONSE_BYTES", int
-        ),
+        Setting("PINTEREST_SCOPES", ["user_accounts:read"], list),
+        Setting("HTTP_MAX_RESPONSE_BYTES", 1 << 20, int),
+        Setting("WEBHOOK_QUEUE", "webhooks"),
+        Setting("WEBHOOK_TIMEOUT", 10.0, float),
+        Setting("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024, int),
         Setting(
             "WEBHOOK_RETRY_SCHEDULE_SECONDS",
             [5, 300, 1800, 7200, 18000, 36000, 36000],
-            "CONNECTAPP_WEBHOOK_RETRY_SCHEDULE",
             lambda value: [float(seconds) for seconds in value],
         ),
-        Setting("WEBHOOK_MAX_COUNTDOWN", 300.0, "CONNECTAPP_WEBHOOK_MAX_COUNTDOWN", float),
-        Setting(
-            "WEBHOOK_LEASE_SECONDS", timedelta(minutes=15), "CONNECTAPP_WEBHOOK_LEASE", _seconds
-        ),
-        Setting("WEBHOOK_ENDPOINT_CONCURRENCY", 4, "CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY", int),
+        Setting("WEBHOOK_MAX_COUNTDOWN", 300.0, float),
+        Setting("WEBHOOK_LEASE_SECONDS", timedelta(minutes=15), _seconds),
+        Setting("WEBHOOK_ENDPOINT_CONCURRENCY", 4, int),
         Setting(
             "WEBHOOK_DISABLE_AFTER_SECONDS",
             timedelta(days=3),
-            "CONNECTAPP_WEBHOOK_DISABLE_AFTER",
             _seconds,
         ),
         Setting(
             "WEBHOOK_ALLOW_PRIVATE",
             lambda get: bool(settings.DEBUG),
-            "CONNECTAPP_WEBHOOK_ALLOW_PRIVATE",
             bool,
         ),
-        Setting("API_RATE_LIMIT", "600/60", "CONNECTAPP_API_RATE_LIMIT"),
-        Setting("CONNECT_RETURN_ORIGINS", [], "CONNECTAPP_CONNECT_RETURN_ORIGINS", list),
+        Setting("API_RATE_LIMIT", "600/60"),
+        Setting("CONNECT_RETURN_ORIGINS", [], list),
         Setting(
             "CONNECT_SESSION_TTL_SECONDS",
             timedelta(minutes=30),
-            "CONNECTAPP_CONNECT_SESSION_TTL",
             lambda value: min(_seconds(value), timedelta(minutes=30)),
         ),
-        Setting("PROXY_MAX_BYTES", 10 * 1024 * 1024, "CONNECTAPP_PROXY_MAX_BYTES", int),
-        Setting("PROXY_DEADLINE_SECONDS", 30.0, "CONNECTAPP_PROXY_DEADLINE", float),
+        Setting("PROXY_MAX_BYTES", 10 * 1024 * 1024, int),
+        Setting("PROXY_DEADLINE_SECONDS", 30.0, float),
     )
 }
 
 
 def value(name: str) -> Any:
-    """Return the setting `name` (as a host names it, without the prefix) in the form call
-    sites use: the host's `CONNECTAPP_<name>`, else the standalone project's name, else the
-    default."""
+    """Return the setting `name` (without the prefix) in the form call sites use: the site's
+    `CONNECTAPP_<name>`, else the default."""
     setting = SETTINGS[name]
     if hasattr(settings, setting.prefixed):
         return setting.convert(getattr(settings, setting.prefixed))
-    if hasattr(settings, setting.legacy):
-        return getattr(settings, setting.legacy)
     default = setting.default
     return default(value) if callable(default) else default
-
-
-def publish() -> list[str]:
-    """Set each un-prefixed name the app's modules still read and the site left unset.
-
-    Return the names set. The standalone project sets them all itself, so there this does
-    nothing."""
-    missing = [setting for setting in SETTINGS.values() if not hasattr(settings, setting.legacy)]
-    resolved = {setting.legacy: value(setting.name) for setting in missing}
-    for name, resolved_value in resolved.items():
-        setattr(settings, name, resolved_value)
-    return sorted(resolved)

@@ -56,7 +56,7 @@ def _token_encryption_keys() -> list[str]:
     return keys
 
 
-TOKEN_ENCRYPTION_KEYS = _token_encryption_keys()
+CONNECTAPP_TOKEN_ENCRYPTION_KEYS = _token_encryption_keys()
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
@@ -239,10 +239,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Workers log through `LOGGING` below, so its secret-redacting filter applies to them too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Tasks that call a provider have a queue of their own: a slow provider fills that queue, and
-# the sweeps (and anything else on the default queue) keep running. Run workers for each with
-# `-Q celery` and `-Q providers`, or one worker with `-Q celery,providers` (the demo). The
-# provider tasks name their queue themselves (connectapp.connections.tasks), as on any host.
+# the sweeps (and anything else on the default queue) keep running. Run workers for each of
+# `-Q celery`, `-Q providers` and `-Q webhooks`, or one with `-Q celery,providers,webhooks` (the
+# demo). connectapp's router sends each task to its queue, here as on any host
+# (connectapp.connections.queues).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = ["connectapp.connections.queues.route_task"]
 CONNECTAPP_PROVIDER_QUEUE = env.str("CONNECTAPP_PROVIDER_QUEUE", default="providers")
 # Webhook deliveries have their own queue, so a slow receiver never holds back a refresh.
 CONNECTAPP_WEBHOOK_QUEUE = env.str("CONNECTAPP_WEBHOOK_QUEUE", default="webhooks")
@@ -254,53 +256,50 @@ CELERY_TASK_QUEUES = tuple(
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
 # A provider task is stopped (and retried) when it runs longer than this; the hard limit kills
 # the process a little later if the soft one could not stop it.
-CONNECTAPP_TASK_SOFT_TIME_LIMIT = env.int("CONNECTAPP_TASK_SOFT_TIME_LIMIT_SECONDS", default=60)
-CONNECTAPP_TASK_TIME_LIMIT = CONNECTAPP_TASK_SOFT_TIME_LIMIT + 30
-CONNECTAPP_SWEEP_TIME_LIMIT = env.int("CONNECTAPP_SWEEP_TIME_LIMIT_SECONDS", default=15 * 60)
+CONNECTAPP_TASK_SOFT_TIME_LIMIT_SECONDS = env.int(
+    "CONNECTAPP_TASK_SOFT_TIME_LIMIT_SECONDS", default=60
+)
+CONNECTAPP_SWEEP_TIME_LIMIT_SECONDS = env.int(
+    "CONNECTAPP_SWEEP_TIME_LIMIT_SECONDS", default=15 * 60
+)
 CONNECTAPP_SWEEP_BATCH_SIZE = env.int("CONNECTAPP_SWEEP_BATCH_SIZE", default=1000)
 
-CONNECTAPP_VERIFY_INTERVAL = timedelta(
-    seconds=env.int("CONNECTAPP_VERIFY_INTERVAL_SECONDS", default=6 * 60 * 60)
+CONNECTAPP_VERIFY_INTERVAL_SECONDS = env.int(
+    "CONNECTAPP_VERIFY_INTERVAL_SECONDS", default=6 * 60 * 60
 )
-CONNECTAPP_REFRESH_SWEEP_INTERVAL = timedelta(
-    seconds=env.int("CONNECTAPP_REFRESH_SWEEP_SECONDS", default=60)
-)
-CONNECTAPP_REFRESH_WINDOW = timedelta(
-    seconds=env.int("CONNECTAPP_REFRESH_WINDOW_SECONDS", default=3 * 24 * 60 * 60)
+CONNECTAPP_REFRESH_SWEEP_SECONDS = env.int("CONNECTAPP_REFRESH_SWEEP_SECONDS", default=60)
+CONNECTAPP_REFRESH_WINDOW_SECONDS = env.int(
+    "CONNECTAPP_REFRESH_WINDOW_SECONDS", default=3 * 24 * 60 * 60
 )
 # A link whose refresh was queued longer ago than this, and never finished (its message was
 # lost), is queued again by the sweep. Longer than a task's whole retry schedule between two
 # attempts, which renew it.
-CONNECTAPP_REFRESH_LEASE = timedelta(
-    seconds=env.int("CONNECTAPP_REFRESH_LEASE_SECONDS", default=3 * 60 * 60)
-)
+CONNECTAPP_REFRESH_LEASE_SECONDS = env.int("CONNECTAPP_REFRESH_LEASE_SECONDS", default=3 * 60 * 60)
 # A link whose refresh token expires within this asks its user to reconnect in time.
-CONNECTAPP_RECONNECT_WARNING = timedelta(
-    seconds=env.int("CONNECTAPP_RECONNECT_WARNING_SECONDS", default=14 * 24 * 60 * 60)
+CONNECTAPP_RECONNECT_WARNING_SECONDS = env.int(
+    "CONNECTAPP_RECONNECT_WARNING_SECONDS", default=14 * 24 * 60 * 60
 )
 # Routine refresh events (a token refreshed as planned) are deleted after this many days;
 # every change of a link's state is kept. Pruned in small batches on the schedule.
-CONNECTAPP_EVENT_RETENTION = timedelta(days=env.int("CONNECTAPP_EVENT_RETENTION_DAYS", default=90))
-CONNECTAPP_WEBHOOK_RETENTION = timedelta(
-    days=env.int("CONNECTAPP_WEBHOOK_RETENTION_DAYS", default=30)
-)
-CONNECTAPP_EVENT_PRUNE_INTERVAL = timedelta(hours=1)
+CONNECTAPP_EVENT_RETENTION_DAYS = env.int("CONNECTAPP_EVENT_RETENTION_DAYS", default=90)
+CONNECTAPP_WEBHOOK_RETENTION_DAYS = env.int("CONNECTAPP_WEBHOOK_RETENTION_DAYS", default=30)
+_EVENT_PRUNE_SECONDS = 60 * 60
 CELERY_BEAT_SCHEDULE = {
     "refresh-due-links": {
         "task": "connectapp.connections.tasks.refresh_due",
-        "schedule": CONNECTAPP_REFRESH_SWEEP_INTERVAL.total_seconds(),
+        "schedule": CONNECTAPP_REFRESH_SWEEP_SECONDS,
         # A sweep nobody ran in time is dropped: the next one finds the same links.
-        "options": {"expires": CONNECTAPP_REFRESH_SWEEP_INTERVAL.total_seconds()},
+        "options": {"expires": CONNECTAPP_REFRESH_SWEEP_SECONDS},
     },
     "verify-links": {
         "task": "connectapp.connections.tasks.verify_all",
-        "schedule": CONNECTAPP_VERIFY_INTERVAL.total_seconds(),
-        "options": {"expires": CONNECTAPP_VERIFY_INTERVAL.total_seconds()},
+        "schedule": CONNECTAPP_VERIFY_INTERVAL_SECONDS,
+        "options": {"expires": CONNECTAPP_VERIFY_INTERVAL_SECONDS},
     },
     "prune-events": {
         "task": "connectapp.connections.tasks.prune_events",
-        "schedule": CONNECTAPP_EVENT_PRUNE_INTERVAL.total_seconds(),
-        "options": {"expires": CONNECTAPP_EVENT_PRUNE_INTERVAL.total_seconds()},
+        "schedule": _EVENT_PRUNE_SECONDS,
+        "options": {"expires": _EVENT_PRUNE_SECONDS},
     },
 }
 CELERY_BEAT_SCHEDULE["webhook-sweep"] = {
@@ -318,26 +317,22 @@ CONNECTAPP_WEBHOOK_MAX_RESPONSE_BYTES = env.int(
 )
 # Pauses before each retry (with +-10% jitter; a longer Retry-After wins): the Standard
 # Webhooks schedule, more than 24 hours in all. The delivery fails after the last.
-CONNECTAPP_WEBHOOK_RETRY_SCHEDULE = [
-    float(seconds)
-    for seconds in env.list(
-        "CONNECTAPP_WEBHOOK_RETRY_SCHEDULE_SECONDS",
-        default=["5", "300", "1800", "7200", "18000", "36000", "36000"],
-    )
-]
+CONNECTAPP_WEBHOOK_RETRY_SCHEDULE_SECONDS = env.list(
+    "CONNECTAPP_WEBHOOK_RETRY_SCHEDULE_SECONDS",
+    cast=float,
+    default=[5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+)
 # A retry further off than this waits in the database for the sweep, not in the broker.
 CONNECTAPP_WEBHOOK_MAX_COUNTDOWN = env.float("CONNECTAPP_WEBHOOK_MAX_COUNTDOWN", default=300.0)
 # A published message not consumed after this long was lost: the sweep publishes it again.
-CONNECTAPP_WEBHOOK_LEASE = timedelta(
-    seconds=env.float("CONNECTAPP_WEBHOOK_LEASE_SECONDS", default=15 * 60)
-)
+CONNECTAPP_WEBHOOK_LEASE_SECONDS = env.float("CONNECTAPP_WEBHOOK_LEASE_SECONDS", default=15 * 60)
 # Attempts in flight at once per endpoint; more wait, so a slow receiver holds back no other.
 CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY = env.int(
     "CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY", default=4
 )
 # An endpoint that has failed every attempt for this long is disabled and the admins told.
-CONNECTAPP_WEBHOOK_DISABLE_AFTER = timedelta(
-    seconds=env.int("CONNECTAPP_WEBHOOK_DISABLE_AFTER_SECONDS", default=3 * 24 * 60 * 60)
+CONNECTAPP_WEBHOOK_DISABLE_AFTER_SECONDS = env.int(
+    "CONNECTAPP_WEBHOOK_DISABLE_AFTER_SECONDS", default=3 * 24 * 60 * 60
 )
 # Endpoints resolving to loopback, link-local or private addresses are refused unless this
 # is set (SSRF); development allows them.
@@ -375,7 +370,7 @@ if CONNECTAPP_SANDBOX and not DEBUG:
 CONNECTAPP_SANDBOX_URL = env.str("CONNECTAPP_SANDBOX_URL", default="http://127.0.0.1:8000/sandbox")
 # The absolute URL of this site, when the callback URLs must not be derived from the request.
 CONNECTAPP_PUBLIC_URL = env.str("CONNECTAPP_PUBLIC_URL", default="")
-CONNECTAPP_FLOW_TTL = timedelta(seconds=env.int("CONNECTAPP_FLOW_TTL_SECONDS", default=600))
+CONNECTAPP_FLOW_TTL_SECONDS = env.int("CONNECTAPP_FLOW_TTL_SECONDS", default=600)
 # How many flows one user may start per window of seconds ("0/60" turns the limit off).
 CONNECTAPP_CONNECT_RATE_LIMIT = env.str("CONNECTAPP_CONNECT_RATE_LIMIT", default="10/60")
 # Seconds one provider call may take in all (connecting and every read), and the most bytes
@@ -392,47 +387,37 @@ CONNECTAPP_PROVIDERS_FILE = env.str("CONNECTAPP_PROVIDERS_FILE", default="")
 CONNECTAPP_API_RATE_LIMIT = env.str("CONNECTAPP_API_RATE_LIMIT", default="600/60")
 # Origins (scheme://host[:port]) a connect session may send people back to.
 CONNECTAPP_CONNECT_RETURN_ORIGINS = env.list("CONNECTAPP_CONNECT_RETURN_ORIGINS", default=[])
-# How long a connect session's URL may be opened (at most 30 minutes).
-CONNECTAPP_CONNECT_SESSION_TTL = timedelta(
-    seconds=min(env.int("CONNECTAPP_CONNECT_SESSION_TTL_SECONDS", default=30 * 60), 30 * 60)
+# How long a connect session's URL may be opened (at most 30 minutes, however long this is).
+CONNECTAPP_CONNECT_SESSION_TTL_SECONDS = env.int(
+    "CONNECTAPP_CONNECT_SESSION_TTL_SECONDS", default=30 * 60
 )
 # The proxy's limits: the largest answer passed on, and the deadline of one proxied call
 # (retries included).
 CONNECTAPP_PROXY_MAX_BYTES = env.int("CONNECTAPP_PROXY_MAX_BYTES", default=10 * 1024 * 1024)
-CONNECTAPP_PROXY_DEADLINE = env.float("CONNECTAPP_PROXY_DEADLINE_SECONDS", default=30.0)
+CONNECTAPP_PROXY_DEADLINE_SECONDS = env.float("CONNECTAPP_PROXY_DEADLINE_SECONDS", default=30.0)
 
-DISCOGS_CONSUMER_KEY = env.str("DISCOGS_CONSUMER_KEY", default="")
-DISCOGS_CONSUMER_SECRET = env.str("DISCOGS_CONSUMER_SECRET", default="")
-DISCOGS_API_URL = env.str("DISCOGS_API_URL", default="https://api.discogs.com")
-DISCOGS_AUTHORIZE_URL = env.str(
-    "DISCOGS_AUTHORIZE_URL", default="https://www.discogs.com/oauth/authorize"
+# The providers' credentials, addresses and scopes, from the variables of the same names
+# (DISCOGS_CONSUMER_KEY sets CONNECTAPP_DISCOGS_CONSUMER_KEY, …), set only when given: connectapp's
+# defaults apply to the others, the providers' own addresses, or in sandbox mode the stand-ins.
+_PROVIDER_VARIABLES = {
+    "DISCOGS_CONSUMER_KEY": env.str,
+    "DISCOGS_CONSUMER_SECRET": env.str,
+    "DISCOGS_API_URL": env.str,
+    "DISCOGS_AUTHORIZE_URL": env.str,
+    "DISCOGS_SIGNATURE_METHOD": env.str,
+    "PINTEREST_CLIENT_ID": env.str,
+    "PINTEREST_CLIENT_SECRET": env.str,
+    "PINTEREST_API_URL": env.str,
+    "PINTEREST_AUTHORIZE_URL": env.str,
+    "PINTEREST_SCOPES": env.list,
+}
+globals().update(
+    {
+        f"CONNECTAPP_{name}": read(name)
+        for name, read in _PROVIDER_VARIABLES.items()
+        if env.str(name, default="")
+    }
 )
-DISCOGS_SIGNATURE_METHOD = env.str("DISCOGS_SIGNATURE_METHOD", default="HMAC-SHA1")
-
-PINTEREST_CLIENT_ID = env.str("PINTEREST_CLIENT_ID", default="")
-PINTEREST_CLIENT_SECRET = env.str("PINTEREST_CLIENT_SECRET", default="")
-PINTEREST_API_URL = env.str("PINTEREST_API_URL", default="https://api.pinterest.com/v5")
-PINTEREST_AUTHORIZE_URL = env.str(
-    "PINTEREST_AUTHORIZE_URL", default="https://www.pinterest.com/oauth/"
-)
-PINTEREST_SCOPES = env.list("PINTEREST_SCOPES", default=["user_accounts:read"])
-
-if CONNECTAPP_SANDBOX:
-    # Sandbox mode points every provider at the stand-ins unless told otherwise.
-    DISCOGS_CONSUMER_KEY = DISCOGS_CONSUMER_KEY or "sandbox-discogs-key"
-    DISCOGS_CONSUMER_SECRET = DISCOGS_CONSUMER_SECRET or "sandbox-discogs-secret"
-    DISCOGS_API_URL = env.str("DISCOGS_API_URL", default=f"{CONNECTAPP_SANDBOX_URL}/discogs")
-    DISCOGS_AUTHORIZE_URL = env.str(
-        "DISCOGS_AUTHORIZE_URL", default=f"{CONNECTAPP_SANDBOX_URL}/discogs/oauth/authorize"
-    )
-    PINTEREST_CLIENT_ID = PINTEREST_CLIENT_ID or "sandbox-pinterest-client"
-    PINTEREST_CLIENT_SECRET = PINTEREST_CLIENT_SECRET or "sandbox-pinterest-secret"
-    PINTEREST_API_URL = env.str(
-        "PINTEREST_API_URL", default=f"{CONNECTAPP_SANDBOX_URL}/pinterest/v5"
-    )
-    PINTEREST_AUTHORIZE_URL = env.str(
-        "PINTEREST_AUTHORIZE_URL", default=f"{CONNECTAPP_SANDBOX_URL}/pinterest/oauth/"
-    )
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {

@@ -1,7 +1,8 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+
+from connectapp import conf
 
 # The standalone project's Celery app becomes the current one in its web processes, so the
 # tasks the views queue go to its broker (a host site loads its own app the same way).
@@ -19,7 +20,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 
-if settings.CONNECTAPP_SANDBOX:
+if conf.value("SANDBOX"):
     # The provider stand-ins are routed only in sandbox mode, which the settings allow only
     # under DEBUG; each of their views checks the switch again on every request.
     urlpatterns.append(path("sandbox/", include("connectapp.sandbox.urls")))

@@ -4,10 +4,19 @@ import json
 import os
 
 import redis
+from cryptography.fernet import Fernet
 from django.conf import settings
 
-from tests.support.processes import run_python
+from tests.support.processes import ROOT, run_python
 from tests.support.workers import purge_queues
+
+HOST_SITE = ROOT / "examples" / "host_site"
+
+
+def run_shell(folder, code: str, env: dict[str, str]) -> None:
+    """Run `code` in `manage.py shell` of the project in `folder`, with only `env`."""
+    result = run_python("manage.py", "shell", "-c", code, env=env, cwd=folder)
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_process_that_never_imports_the_celery_app_publishes_refreshes_to_the_provider_queue(
@@ -19,9 +28,8 @@ def test_a_process_that_never_imports_the_celery_app_publishes_refreshes_to_the_
     )
     env = {**os.environ, "DEBUG": "true", "CELERY_BROKER_URL": redis_url}
 
-    result = run_python("manage.py", "shell", "-c", publish, env=env)
+    run_shell(ROOT, publish, env)
 
-    assert result.returncode == 0, result.stderr
     broker = redis.Redis.from_url(redis_url)
     try:
         messages = broker.lrange(settings.CONNECTAPP_PROVIDER_QUEUE, 0, -1)
@@ -32,3 +40,48 @@ def test_a_process_that_never_imports_the_celery_app_publishes_refreshes_to_the_
     headers = json.loads(messages[0])["headers"]
     assert headers["task"] == "connectapp.connections.tasks.refresh_account"
     assert headers["argsrepr"] == "(4242,)"
+
+
+def test_a_host_sites_own_celery_app_sends_each_task_to_its_queue(redis_url):
+    """A process with only the host site's settings and Celery app (examples/host_site), one
+    message each way a task is sent: `delay`, and the sweeps' bulk publish."""
+    purge_queues()
+    publish = (
+        "from connectapp.connections import tasks\n"
+        "from connectapp.connections.infra import broker\n"
+        "tasks.refresh_account.delay(4242)\n"
+        "broker.publish_each(tasks.verify_account, [4343, 4344], 'discogs')\n"
+        "tasks.dispatch_event.delay(4545)\n"
+        "tasks.deliver_webhook.delay(4646)\n"
+        "tasks.refresh_due.delay()\n"
+    )
+    env = {
+        **{
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("CONNECTAPP_", "CELERY_", "DJANGO_", "DEBUG"))
+        },
+        "PYTHONPATH": str(ROOT),
+        "HOST_SITE_SECRET_KEY": "host-site-secret-key-for-this-test-only",
+        "HOST_SITE_TOKEN_KEYS": Fernet.generate_key().decode(),
+        "HOST_SITE_BROKER_URL": redis_url,
+    }
+
+    run_shell(HOST_SITE, publish, env)
+
+    broker = redis.Redis.from_url(redis_url)
+    try:
+        sent = {
+            queue: sorted(
+                json.loads(message)["headers"]["task"].rsplit(".", 1)[-1]
+                for message in broker.lrange(queue, 0, -1)
+            )
+            for queue in ("celery", "providers", "webhooks")
+        }
+    finally:
+        purge_queues()
+    assert sent == {
+        "celery": ["refresh_due"],
+        "providers": ["refresh_account", "verify_account", "verify_account"],
+        "webhooks": ["deliver_webhook", "dispatch_event"],
+    }

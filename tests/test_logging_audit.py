@@ -9,6 +9,7 @@ import sys
 import pytest
 from django.conf import settings as django_settings
 
+from connectapp import conf
 from connectapp.connections import crypto, services
 from connectapp.connections.models import LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
@@ -51,10 +52,10 @@ class Secrets:
 
     def __init__(self):
         self.values = {
-            django_settings.DISCOGS_CONSUMER_SECRET,
-            django_settings.PINTEREST_CLIENT_SECRET,
+            conf.value("DISCOGS_CONSUMER_SECRET"),
+            conf.value("PINTEREST_CLIENT_SECRET"),
             django_settings.SECRET_KEY,
-            *django_settings.TOKEN_ENCRYPTION_KEYS,
+            *conf.value("TOKEN_ENCRYPTION_KEYS"),
         }
 
     def from_url(self, url: str) -> None:

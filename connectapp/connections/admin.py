@@ -12,7 +12,6 @@ from datetime import timedelta
 from functools import partial
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
@@ -28,6 +27,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from connectapp import conf
 from connectapp.exceptions import (
     DecryptionError,
     InvalidEndpoint,
@@ -159,7 +159,7 @@ class ExpiryFilter(admin.SimpleListFilter):
         if self.value() == "24h":
             return live.filter(expires_at__gte=now, expires_at__lte=now + timedelta(hours=24))
         if self.value() == "soon":
-            return queryset.due(settings.CONNECTAPP_REFRESH_WINDOW).filter(expires_at__gte=now)
+            return queryset.due(conf.value("REFRESH_WINDOW_SECONDS")).filter(expires_at__gte=now)
         return queryset
 
 
@@ -688,12 +688,13 @@ class ApiUsageInline(admin.TabularInline):
 
 
 class WebhookEndpointForm(forms.ModelForm):
-    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https")
+    url = forms.URLField(label=_("URL"), max_length=2000, assume_scheme="https")
     events = forms.MultipleChoiceField(
+        label=_("events"),
         choices=[(name, name) for name in link_events.EVENT_TYPES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="none ticked: every event type",
+        help_text=_("none ticked: every event type"),
     )
 
     class Meta:
@@ -705,6 +706,15 @@ class WebhookEndpointForm(forms.ModelForm):
             return webhooks.check_url(self.cleaned_data["url"])
         except InvalidEndpoint as problem:
             raise forms.ValidationError(str(problem)) from None
+
+
+def _enabled_message(waiting: int) -> str:
+    """Return what enabling endpoints did: how many waiting deliveries were sent again."""
+    return ngettext(
+        "Enabled; %(count)d waiting delivery sent again.",
+        "Enabled; %(count)d waiting deliveries sent again.",
+        waiting,
+    ) % {"count": waiting}
 
 
 @admin.register(WebhookEndpoint)
@@ -720,9 +730,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
         return super().get_queryset(request).defer("secret")
 
-    @admin.display(description="events")
+    @admin.display(description=_("events"))
     def event_types(self, obj: WebhookEndpoint) -> str:
-        return ", ".join(obj.events) or "all"
+        return ", ".join(obj.events) or gettext("all")
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form, change: bool) -> None:
         turned_on = change and "is_active" in form.changed_data and obj.is_active
@@ -730,8 +740,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             obj.secret = request._webhook_secret = webhooks.new_secret()
         super().save_model(request, obj, form, change)
         if turned_on:
-            waiting = webhooks.enable_endpoint(obj.pk)
-            self.message_user(request, f"Enabled; {waiting} waiting delivery(ies) sent again.")
+            self.message_user(request, _enabled_message(webhooks.enable_endpoint(obj.pk)))
 
     def response_add(self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue=None):
         """Show the new secret on this response only: it is stored in no message or session."""
@@ -746,16 +755,25 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="Send a test event", permissions=["change"])
+    @admin.action(description=_("Send a test event"), permissions=["change"])
     def send_test_event(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset:
             webhooks.send_test(endpoint.pk, actor=_actor(request))
-        self.message_user(request, f"A test event is on its way to {queryset.count()} endpoint(s).")
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext(
+                "A test event is on its way to %(count)d endpoint.",
+                "A test event is on its way to %(count)d endpoints.",
+                count,
+            )
+            % {"count": count},
+        )
 
-    @admin.action(description="Enable, and deliver what waited", permissions=["change"])
+    @admin.action(description=_("Enable, and deliver what waited"), permissions=["change"])
     def enable_endpoints(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         waiting = sum(webhooks.enable_endpoint(endpoint.pk) for endpoint in queryset)
-        self.message_user(request, f"Enabled; {waiting} waiting delivery(ies) sent again.")
+        self.message_user(request, _enabled_message(waiting))
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -886,16 +904,22 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
         return super().get_queryset(request).defer("endpoint__secret")
 
-    @admin.display(description="event", ordering="event__type")
+    @admin.display(description=_("event type"), ordering="event__type")
     def event_type(self, obj: WebhookDelivery) -> str:
         return obj.event.type
 
-    @admin.display(description="webhook-id")
+    # Translators: the name of the Standard Webhooks header that carries the event's id.
+    @admin.display(description=_("webhook-id"))
     def webhook_id(self, obj: WebhookDelivery) -> str:
         return obj.event.event_id
 
-    @admin.action(description="Send again (same webhook-id)", permissions=["view"])
+    @admin.action(description=_("Send again (same webhook-id)"), permissions=["view"])
     def send_again(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         for delivery in queryset:
             webhooks.redeliver(delivery.pk)
-        self.message_user(request, f"{queryset.count()} delivery(ies) sent again.")
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)d delivery sent again.", "%(count)d deliveries sent again.", count)
+            % {"count": count},
+        )

@@ -21,15 +21,10 @@ class ConnectionsConfig(AppConfig):
     verbose_name = _("Connections")
 
     def ready(self) -> None:
-        """Fill in the settings a host site left unset (see `connectapp.conf`), register the
-        system checks (which judge the settings, the providers file among them, when
-        `manage.py check`, `migrate` or `runserver` runs), and remember the status each link is
-        loaded with (events tell a recovery by it)."""
-        from connectapp import conf
-
+        """Register the system checks (which judge the settings, the providers file among them,
+        when `manage.py check`, `migrate` or `runserver` runs), and remember the status each
+        link is loaded with (events tell a recovery by it)."""
         from . import checks  # noqa: F401 - registers the checks
-
-        conf.publish()
         from .services import events  # noqa: F401 - connects its receiver of loaded links
 
         post_migrate.connect(_restore_schedule_triggers, sender=self)

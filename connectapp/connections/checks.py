@@ -1,8 +1,7 @@
 """Django system checks: a missing or wrong connectapp setting is reported with a hint.
 
 `manage.py check` (and `migrate`, `runserver`) runs them. Settings are read through
-`connectapp.conf`, so a host site's `CONNECTAPP_` names and the standalone project's own
-names are judged alike; hints name the settings as a host site sets them.
+`connectapp.conf`; hints name them as a site sets them (`CONNECTAPP_…`).
 """
 
 from collections.abc import Callable, Iterator
@@ -11,12 +10,14 @@ from celery import current_app
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from connectapp import conf
 from connectapp.providers import registry
+
+from .queues import QUEUE_SETTINGS
 
 #: Each built-in provider's pair of app credentials, as `conf` names them.
 CREDENTIAL_PAIRS = {
@@ -136,4 +137,25 @@ def check_shared_store() -> Iterator[Error]:
             "would stay in one process's memory.",
             hint="Set CONNECTAPP_REDIS_URL to a Redis every web and worker process reaches "
             "(for example redis://redis:6379/1).",
+        )
+
+
+@check
+def check_task_routes() -> Iterator[Warning]:
+    """Yield a warning when the Celery app sends connectapp's tasks elsewhere than to the
+    queues its settings name (the router is missing from `task_routes`)."""
+    router = current_app.amqp.router
+    elsewhere = sorted(
+        name.rsplit(".", 1)[-1]
+        for name, setting in QUEUE_SETTINGS.items()
+        if router.route({}, name)["queue"].name != conf.value(setting)
+    )
+    if elsewhere:
+        yield Warning(
+            id="connectapp.W001",
+            msg=f"The Celery app sends {', '.join(elsewhere)} to other queues than "
+            "CONNECTAPP_PROVIDER_QUEUE and CONNECTAPP_WEBHOOK_QUEUE: a slow provider or "
+            "webhook receiver would hold back every other task.",
+            hint='Add "connectapp.connections.queues.route_task" to CELERY_TASK_ROUTES (your '
+            "Celery app's task_routes).",
         )

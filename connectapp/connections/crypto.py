@@ -11,6 +11,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from connectapp import conf
 from connectapp.exceptions import DecryptionError
 
 
@@ -20,7 +21,7 @@ def _multifernet(keys: tuple[str, ...]) -> MultiFernet:
 
 
 def _keys() -> MultiFernet:
-    return _multifernet(tuple(settings.TOKEN_ENCRYPTION_KEYS))
+    return _multifernet(tuple(conf.value("TOKEN_ENCRYPTION_KEYS")))
 
 
 def encrypt(plaintext: str) -> str:

@@ -81,13 +81,16 @@ class LinkedAccount(models.Model):
         related_name="linked_accounts",
         null=True,
         blank=True,
-        help_text="empty for this site's own app-level connection",
+        verbose_name=_("user"),
+        help_text=_("empty for this site's own app-level connection"),
     )
-    provider = models.CharField(max_length=64)
+    provider = models.CharField(_("provider"), max_length=64)
     external_id = models.CharField(_("external id"), max_length=255)
     username = models.CharField(_("external username"), max_length=255, blank=True)
-    scopes = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    scopes = models.JSONField(_("scopes"), default=list, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE
+    )
 
     access_token = EncryptedTextField(blank=True, default="")
     token_secret = EncryptedTextField(blank=True, default="")
@@ -95,18 +98,20 @@ class LinkedAccount(models.Model):
 
     expires_at = models.DateTimeField(_("access token expires"), null=True, blank=True)
     refresh_expires_at = models.DateTimeField(_("refresh token expires"), null=True, blank=True)
-    last_refreshed_at = models.DateTimeField(null=True, blank=True)
-    last_verified_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True, default="")
-    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_refreshed_at = models.DateTimeField(_("last refreshed at"), null=True, blank=True)
+    last_verified_at = models.DateTimeField(_("last verified at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
 
     created_at = models.DateTimeField(_("connected"), auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = LinkQuerySet.as_manager()
 
     class Meta:
         ordering = ["provider", "username", "pk"]
+        verbose_name = _("linked account")
+        verbose_name_plural = _("linked accounts")
         permissions = [("disconnect_linkedaccount", _("Can disconnect linked account"))]
         constraints = [
             # A disconnected link keeps its history but frees the external account.
@@ -234,7 +239,7 @@ class RefreshSchedule(models.Model):
     provider = models.CharField(max_length=64)
     due_at = models.DateTimeField("refresh due", null=True, blank=True)
     # Set by the sweep when it enqueues a refresh, cleared by the refresh: while it is set (and
-    # younger than CONNECTAPP_REFRESH_LEASE) no sweep enqueues this link again.
+    # younger than CONNECTAPP_REFRESH_LEASE_SECONDS) no sweep enqueues this link again.
     queued_at = models.DateTimeField("refresh queued", null=True, blank=True)
 
     class Meta:
@@ -289,19 +294,25 @@ class ConnectionEvent(models.Model):
         FAILED = "failed", _("Failed")
         TRANSIENT = "transient", _("Provider unavailable")
 
-    account = models.ForeignKey(LinkedAccount, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.OK)
-    detail = models.TextField(blank=True, default="")
-    actor = models.CharField(
-        max_length=150, help_text=_("who or what acted: user:…, admin:…, worker")
+    account = models.ForeignKey(
+        LinkedAccount, on_delete=models.CASCADE, related_name="events", verbose_name=_("account")
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.OK
+    )
+    detail = models.TextField(_("detail"), blank=True, default="")
+    actor = models.CharField(
+        _("actor"), max_length=150, help_text=_("who or what acted: user:…, admin:…, worker")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("connection event")
+        verbose_name_plural = _("connection events")
         indexes = [
             models.Index(fields=["account", "-created_at"], name="event_account_time_idx"),
             # The retention pruning's: routine refreshes by age, and nothing else.
@@ -329,18 +340,24 @@ class ApiKey(models.Model):
         PROXY = "proxy", _("Call the provider through connectapp")
         CONNECT_SESSIONS_WRITE = "connect_sessions:write", _("Send users to connect their accounts")
 
-    name = models.CharField(max_length=100)
+    name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(
-        max_length=16, unique=True, help_text=_("the key's first characters, to recognise it")
+        _("prefix"),
+        max_length=16,
+        unique=True,
+        help_text=_("the key's first characters, to recognise it"),
     )
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    scopes = models.JSONField(default=list)
+    scopes = models.JSONField(_("scopes"), default=list)
     providers = models.JSONField(
-        default=list, blank=True, help_text=_("the providers this key may use; empty for all")
+        _("providers"),
+        default=list,
+        blank=True,
+        help_text=_("the providers this key may use; empty for all"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("API key")
@@ -364,11 +381,15 @@ class ApiUsage(models.Model):
         CREDENTIALS = "credentials", _("Credentials read")
         PROXY = "proxy", _("Proxied call")
 
-    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
-    account = models.ForeignKey(LinkedAccount, on_delete=models.CASCADE, related_name="api_usage")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    count = models.PositiveBigIntegerField(default=0)
-    last_at = models.DateTimeField()
+    key = models.ForeignKey(
+        ApiKey, on_delete=models.CASCADE, related_name="usage", verbose_name=_("API key")
+    )
+    account = models.ForeignKey(
+        LinkedAccount, on_delete=models.CASCADE, related_name="api_usage", verbose_name=_("account")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    count = models.PositiveBigIntegerField(_("count"), default=0)
+    last_at = models.DateTimeField(_("last used at"))
 
     class Meta:
         verbose_name = _("API usage")
@@ -465,22 +486,31 @@ class AnnouncedEvent(models.Model):
 class WebhookEndpoint(models.Model):
     """A URL of the deploying site that receives signed events (Standard Webhooks)."""
 
-    url = models.URLField("URL", max_length=2000)
-    description = models.CharField(max_length=200, blank=True, default="")
+    url = models.URLField(_("URL"), max_length=2000)
+    description = models.CharField(_("description"), max_length=200, blank=True, default="")
     events = models.JSONField(
-        default=list, blank=True, help_text="the event types it wants; empty for every type"
+        _("events"),
+        default=list,
+        blank=True,
+        help_text=_("the event types it wants; empty for every type"),
     )
-    is_active = models.BooleanField("active", default=True)
+    is_active = models.BooleanField(_("active"), default=True)
     secret = EncryptedTextField(editable=False)
     # Set by the first failure of a run of failures, cleared by any success.
-    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True, editable=False)
     disabled_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="disabled after failing for days"
+        _("disabled at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("disabled after failing for days"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["pk"]
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
 
     def __str__(self) -> str:
         return self.url
@@ -493,30 +523,38 @@ class WebhookDelivery(models.Model):
     """One event for one endpoint: delivered at least once, always with the event's id."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed (retries exhausted)"
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed (retries exhausted)")
 
-    event = models.ForeignKey(AnnouncedEvent, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    event = models.ForeignKey(
+        AnnouncedEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event")
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempt_count = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("endpoint"),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    attempt_count = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
     # Set when a message for it is published; the sweep publishes again when it is older than
-    # CONNECTAPP_WEBHOOK_LEASE (the message was lost) or empty (a retry too far off for a
+    # CONNECTAPP_WEBHOOK_LEASE_SECONDS (the message was lost) or empty (a retry too far off for a
     # countdown in the broker).
     queued_at = models.DateTimeField(null=True, blank=True)
     # Set while an attempt is in flight: the per-endpoint concurrency limit counts these.
     attempt_started_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveIntegerField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    last_status_code = models.PositiveIntegerField(_("last status code"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_endpoint")
         ]
@@ -541,14 +579,16 @@ class DeliveryAttempt(models.Model):
     """One HTTP request of a delivery and what came back (the first bytes only)."""
 
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
-    attempted_at = models.DateTimeField(default=timezone.now)
-    status_code = models.PositiveIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    response_excerpt = models.TextField(blank=True, default="")
-    error = models.CharField(max_length=500, blank=True, default="")
+    attempted_at = models.DateTimeField(_("attempted at"), default=timezone.now)
+    status_code = models.PositiveIntegerField(_("status code"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    response_excerpt = models.TextField(_("response excerpt"), blank=True, default="")
+    error = models.CharField(_("error"), max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["-attempted_at", "-pk"]
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
 
     def __str__(self) -> str:
         return f"{self.status_code or self.error} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"

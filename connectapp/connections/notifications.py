@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
+from connectapp import conf
 from connectapp.providers import registry
 
 from .models import LinkedAccount
@@ -33,8 +34,7 @@ def needs_reconnect(account: LinkedAccount) -> None:
         "account": account,
         "provider": provider,
         # Wherever the site mounted connectapp's URLs.
-        "connections_url": settings.CONNECTAPP_PUBLIC_URL.rstrip("/")
-        + reverse("connections:index"),
+        "connections_url": conf.value("PUBLIC_URL").rstrip("/") + reverse("connections:index"),
     }
     with translation.override(settings.LANGUAGE_CODE):
         subject = gettext("Reconnect your %(provider)s account") % {

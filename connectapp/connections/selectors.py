@@ -3,11 +3,11 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Min, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from connectapp import conf
 from connectapp.providers import registry
 from connectapp.providers.base import Provider
 
@@ -31,7 +31,7 @@ def links() -> QuerySet[LinkedAccount]:
 def accounts_for(user) -> QuerySet[LinkedAccount]:
     """The user's live links; `reconnect_soon` flags those that stop working soon: their
     refresh token runs out, or their access token does and there is no refresh token."""
-    warn_before = timezone.now() + settings.CONNECTAPP_RECONNECT_WARNING
+    warn_before = timezone.now() + conf.value("RECONNECT_WARNING_SECONDS")
     runs_out = Q(refresh_expires_at__lte=warn_before) | Q(
         refresh_token="", expires_at__lte=warn_before
     )

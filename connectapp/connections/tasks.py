@@ -1,9 +1,10 @@
 """Thin Celery tasks: scheduling, retries, rate limits and timing; the work is in `services`.
 
-`refresh_account` and `verify_account` run on the provider queue (`CONNECTAPP_PROVIDER_QUEUE`)
-and are acknowledged only when they finish: a worker lost mid-task hands its message back to
-the broker, and running a task twice, or after its link was disconnected, changes nothing (the
-services decide under the link's row lock). The sweeps run on the default queue.
+`refresh_account` and `verify_account` run on the provider queue (`CONNECTAPP_PROVIDER_QUEUE`,
+where `queues.route_task` sends them) and are acknowledged only when they finish: a worker
+lost mid-task hands its message back to the broker, and running a task twice, or after its
+link was disconnected, changes nothing (the services decide under the link's row lock). The
+sweeps run on the default queue.
 """
 
 import random
@@ -11,8 +12,8 @@ from functools import partial
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
 
+from connectapp import conf
 from connectapp.exceptions import ProviderUnavailable
 from connectapp.providers import registry
 
@@ -29,13 +30,12 @@ PROVIDER_TASK = {
     "bind": True,
     "acks_late": True,
     "reject_on_worker_lost": True,
-    "queue": settings.CONNECTAPP_PROVIDER_QUEUE,
-    "soft_time_limit": settings.CONNECTAPP_TASK_SOFT_TIME_LIMIT,
-    "time_limit": settings.CONNECTAPP_TASK_TIME_LIMIT,
+    "soft_time_limit": conf.value("TASK_SOFT_TIME_LIMIT_SECONDS"),
+    "time_limit": conf.value("TASK_TIME_LIMIT_SECONDS"),
 }
 SWEEP_TASK = {
-    "soft_time_limit": settings.CONNECTAPP_SWEEP_TIME_LIMIT,
-    "time_limit": settings.CONNECTAPP_SWEEP_TIME_LIMIT + 60,
+    "soft_time_limit": conf.value("SWEEP_TIME_LIMIT_SECONDS"),
+    "time_limit": conf.value("SWEEP_TIME_LIMIT_SECONDS") + 60,
 }
 
 
@@ -110,9 +110,9 @@ def refresh_due() -> int:
             continue
         batches = services.claim_due_refreshes(
             provider.name,
-            settings.CONNECTAPP_REFRESH_WINDOW,
-            batch_size=settings.CONNECTAPP_SWEEP_BATCH_SIZE,
-            limit=_sweep_limit(provider.name, settings.CONNECTAPP_REFRESH_SWEEP_INTERVAL),
+            conf.value("REFRESH_WINDOW_SECONDS"),
+            batch_size=conf.value("SWEEP_BATCH_SIZE"),
+            limit=_sweep_limit(provider.name, conf.value("REFRESH_SWEEP_SECONDS")),
         )
         count += _enqueue(refresh_account, provider.name, batches)
     return count
@@ -127,9 +127,9 @@ def verify_all() -> int:
         if provider.supports_refresh or not provider.configured:
             continue
         ids = selectors.due_for_verification(
-            provider.name, limit=_sweep_limit(provider.name, settings.CONNECTAPP_VERIFY_INTERVAL)
+            provider.name, limit=_sweep_limit(provider.name, conf.value("VERIFY_INTERVAL_SECONDS"))
         )
-        size = settings.CONNECTAPP_SWEEP_BATCH_SIZE
+        size = conf.value("SWEEP_BATCH_SIZE")
         batches = _batched(ids.iterator(chunk_size=size), size)
         count += _enqueue(verify_account, provider.name, batches)
     return count
@@ -140,8 +140,8 @@ def prune_events() -> int:
     """Delete routine refresh events past their retention period, then announced events whose
     webhook messages ended past theirs; answer how many of each together."""
     return services.prune_routine_events(
-        settings.CONNECTAPP_EVENT_RETENTION
-    ) + services.prune_announced_events(settings.CONNECTAPP_WEBHOOK_RETENTION)
+        conf.value("EVENT_RETENTION_DAYS")
+    ) + services.prune_announced_events(conf.value("WEBHOOK_RETENTION_DAYS"))
 
 
 def _batched(ids, size: int):
@@ -168,14 +168,13 @@ def _enqueue(task, provider: str, batches) -> int:
     return count
 
 
-# --- Webhooks (their own queue, CONNECTAPP_WEBHOOK_QUEUE) ---------------------------------
+# --- Webhooks (their own queue, CONNECTAPP_WEBHOOK_QUEUE: see `queues`) -------------------
 
 WEBHOOK_TASK = {
-    "queue": settings.CONNECTAPP_WEBHOOK_QUEUE,
     "acks_late": True,
     "reject_on_worker_lost": True,
-    "soft_time_limit": settings.CONNECTAPP_WEBHOOK_TIMEOUT * 2 + 20,
-    "time_limit": settings.CONNECTAPP_WEBHOOK_TIMEOUT * 2 + 30,
+    "soft_time_limit": conf.value("WEBHOOK_TIMEOUT") * 2 + 20,
+    "time_limit": conf.value("WEBHOOK_TIMEOUT") * 2 + 30,
 }
 
 

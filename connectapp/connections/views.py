@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connectapp import conf
 from connectapp.exceptions import (
     AccessRevoked,
     AccountLinkedElsewhere,
@@ -42,8 +43,8 @@ def _provider_or_404(name: str):
 
 def _callback_url(request: HttpRequest, provider_name: str) -> str:
     path = reverse("connections:callback", args=[provider_name])
-    if settings.CONNECTAPP_PUBLIC_URL:
-        return settings.CONNECTAPP_PUBLIC_URL.rstrip("/") + path
+    if public_url := conf.value("PUBLIC_URL"):
+        return public_url.rstrip("/") + path
     return request.build_absolute_uri(path)
 
 

@@ -17,10 +17,10 @@ import requests
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth1Session
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext, gettext_lazy
 
+from connectapp import conf
 from connectapp.exceptions import (
     AccessRevoked,
     AppCredentialsRefused,
@@ -60,22 +60,22 @@ class DiscogsSession(GuardedSession, OAuth1Session):
     provider_name = PROVIDER
 
     def __init__(self, **credentials: Any):
-        method = settings.DISCOGS_SIGNATURE_METHOD
+        method = conf.value("DISCOGS_SIGNATURE_METHOD")
         if method not in SIGNATURE_METHODS:
             raise ImproperlyConfigured(
                 f"DISCOGS_SIGNATURE_METHOD must be one of {', '.join(SIGNATURE_METHODS)}."
             )
         super().__init__(
-            settings.DISCOGS_CONSUMER_KEY,
-            settings.DISCOGS_CONSUMER_SECRET,
+            conf.value("DISCOGS_CONSUMER_KEY"),
+            conf.value("DISCOGS_CONSUMER_SECRET"),
             signature_method=method,
             **credentials,
         )
-        self.headers["User-Agent"] = settings.CONNECTAPP_USER_AGENT
+        self.headers["User-Agent"] = conf.value("USER_AGENT")
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         if url.startswith("/"):
-            url = settings.DISCOGS_API_URL.rstrip("/") + url
+            url = conf.value("DISCOGS_API_URL").rstrip("/") + url
         return super().request(method, url, *args, **kwargs)
 
 
@@ -94,11 +94,11 @@ class Discogs(Provider):
 
     @property
     def configured(self) -> bool:
-        return bool(settings.DISCOGS_CONSUMER_KEY and settings.DISCOGS_CONSUMER_SECRET)
+        return bool(conf.value("DISCOGS_CONSUMER_KEY") and conf.value("DISCOGS_CONSUMER_SECRET"))
 
     @property
     def api_base_url(self) -> str:
-        return settings.DISCOGS_API_URL.rstrip("/")
+        return conf.value("DISCOGS_API_URL").rstrip("/")
 
     def flow_key(self, params: Mapping[str, str]) -> str:
         """The request token names the flow, whether it comes back approved or `denied`."""
@@ -114,7 +114,7 @@ class Discogs(Provider):
         if token.get("oauth_callback_confirmed") != "true" or not token.get("oauth_token_secret"):
             raise ProviderUnavailable("Discogs answered a request token we cannot use")
         url = add_params_to_uri(
-            settings.DISCOGS_AUTHORIZE_URL, [("oauth_token", token["oauth_token"])]
+            conf.value("DISCOGS_AUTHORIZE_URL"), [("oauth_token", token["oauth_token"])]
         )
         return Authorization(
             url=url,
@@ -170,7 +170,7 @@ class Discogs(Provider):
 
     @staticmethod
     def _url(path: str) -> str:
-        return settings.DISCOGS_API_URL.rstrip("/") + path
+        return conf.value("DISCOGS_API_URL").rstrip("/") + path
 
     @staticmethod
     def _client(**credentials: Any) -> DiscogsSession:

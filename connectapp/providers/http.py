@@ -25,10 +25,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 import urllib3
-from django.conf import settings
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
+from connectapp import conf
 from connectapp.exceptions import ProviderUnavailable, UnusableAnswer
 from connectapp.redaction import SECRET_NAMES, provider_text
 
@@ -309,7 +309,7 @@ class GuardedSession(requests.Session):
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         """Return the provider's answer, read whole and within the limits above."""
         stream = kwargs.pop("stream", False)
-        deadline = settings.CONNECTAPP_HTTP_TIMEOUT
+        deadline = conf.value("HTTP_TIMEOUT")
         if isinstance(kwargs.get("timeout"), int | float):
             deadline = min(deadline, kwargs["timeout"])  # a caller may want less, never more
         kwargs.update(allow_redirects=False, timeout=deadline)
@@ -324,7 +324,7 @@ class GuardedSession(requests.Session):
                         self.provider_name, f"a redirect (HTTP {response.status_code})"
                     )
                 if not stream:
-                    read_capped(response, settings.CONNECTAPP_HTTP_MAX_RESPONSE_BYTES, self)
+                    read_capped(response, conf.value("HTTP_MAX_RESPONSE_BYTES"), self)
             except (requests.RequestException, OSError, ValueError):
                 if call.expired:
                     raise requests.Timeout(f"no answer within {deadline:g} s") from None

@@ -20,9 +20,9 @@ from typing import Any
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
-from django.conf import settings
 from django.utils.translation import gettext
 
+from connectapp import conf
 from connectapp.exceptions import (
     AccessRevoked,
     FlowDeclined,
@@ -353,7 +353,7 @@ class OAuth2Provider(Provider):
             **options,
         )
         client.provider_name = self.display_name
-        client.headers["User-Agent"] = settings.CONNECTAPP_USER_AGENT
+        client.headers["User-Agent"] = conf.value("USER_AGENT")
         client.register_compliance_hook("access_token_response", self._check_token_response)
         client.register_compliance_hook("refresh_token_response", self._check_token_response)
         return http.keep_alive(client)

@@ -5,8 +5,9 @@ endpoints are, and asking for continuous refresh (a new refresh token with every
 a link that is refreshed in time never reaches its refresh token's expiry).
 """
 
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+
+from connectapp import conf
 
 from .oauth2 import OAuth2Provider
 
@@ -41,27 +42,27 @@ class Pinterest(OAuth2Provider):
 
     @property
     def client_id(self) -> str:
-        return settings.PINTEREST_CLIENT_ID
+        return conf.value("PINTEREST_CLIENT_ID")
 
     @property
     def client_secret(self) -> str:
-        return settings.PINTEREST_CLIENT_SECRET
+        return conf.value("PINTEREST_CLIENT_SECRET")
 
     @property
     def authorize_url(self) -> str:
-        return settings.PINTEREST_AUTHORIZE_URL
+        return conf.value("PINTEREST_AUTHORIZE_URL")
 
     @property
     def api_base_url(self) -> str:
-        return settings.PINTEREST_API_URL.rstrip("/")
+        return conf.value("PINTEREST_API_URL").rstrip("/")
 
     @property
     def token_url(self) -> str:
-        return f"{settings.PINTEREST_API_URL.rstrip('/')}/oauth/token"
+        return f"{self.api_base_url}/oauth/token"
 
     @property
     def userinfo_url(self) -> str:
-        return f"{settings.PINTEREST_API_URL.rstrip('/')}/user_account"
+        return f"{self.api_base_url}/user_account"
 
     def scopes(self) -> list[str]:
-        return list(settings.PINTEREST_SCOPES)
+        return list(conf.value("PINTEREST_SCOPES"))

@@ -7,9 +7,9 @@ the process with a clear message instead of surfacing on the first request.
 
 from functools import cache
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
+from connectapp import conf
 from connectapp.exceptions import UnknownProvider
 
 from . import config
@@ -34,7 +34,7 @@ def _providers(providers_file: str) -> dict[str, Provider]:
 
 
 def _all() -> dict[str, Provider]:
-    return _providers(settings.CONNECTAPP_PROVIDERS_FILE)
+    return _providers(conf.value("PROVIDERS_FILE"))
 
 
 def validate() -> None:

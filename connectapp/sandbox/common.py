@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, ClassVar
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
+
+from connectapp import conf
 
 
 class InFlight:
@@ -89,8 +90,8 @@ class StandIn:
             if app_id in self._state.apps:
                 return self._state.apps[app_id]
         id_setting, secret_setting = self.app_settings
-        if app_id and app_id == getattr(settings, id_setting):
-            return getattr(settings, secret_setting)
+        if app_id and app_id == conf.value(id_setting):
+            return conf.value(secret_setting)
         return None
 
     def reset(self) -> None:
@@ -208,7 +209,7 @@ def sandbox_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not settings.CONNECTAPP_SANDBOX:
+        if not conf.value("SANDBOX"):
             raise Http404("The provider stand-ins are off")
         return view(request, *args, **kwargs)
 

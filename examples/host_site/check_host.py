@@ -36,7 +36,8 @@ from host_site.celery import app as host_celery  # noqa: E402
 from members.models import Member  # noqa: E402
 
 import connectapp  # noqa: E402
-from connectapp.connections import tasks  # noqa: E402
+from connectapp import conf  # noqa: E402
+from connectapp.connections import checks, tasks  # noqa: E402
 from connectapp.connections.infra import metrics  # noqa: E402
 from connectapp.connections.models import LinkedAccount  # noqa: E402
 
@@ -117,13 +118,14 @@ def wait_for(condition, what: str, worker: subprocess.Popen, seconds: float = 90
 
 def refresh_through_the_host_worker(link: LinkedAccount) -> None:
     """Run the sweep on a worker of the host's Celery app that consumes only the default
-    queue: the refresh it queues waits on the provider queue, which the tasks name themselves.
-    Then a worker of that queue refreshes the link."""
+    queue: the refresh it queues waits on the provider queue, where the host's task routes
+    (connectapp's router) send it. Then a worker of that queue refreshes the link."""
     check(
         tasks.refresh_due._get_current_object().app is host_celery,
         "connectapp's tasks are registered on the host's Celery app",
     )
-    provider_queue = settings.CONNECTAPP_PROVIDER_QUEUE
+    check(checks.check_task_routes() == [], "the host's Celery app routes connectapp's tasks")
+    provider_queue = conf.value("PROVIDER_QUEUE")
     connected_at = link.last_refreshed_at  # a Pinterest link counts as refreshed when made
     with host_celery.connection_for_write() as connection:
         connection.default_channel.queue_purge(provider_queue)

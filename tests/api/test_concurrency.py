@@ -11,6 +11,7 @@ import pytest
 import requests
 from django.conf import settings
 
+from connectapp import conf
 from connectapp.sandbox.pinterest import standin as pinterest_standin
 from tests.support.pinterest_support import pinterest_link
 from tests.support.workers import database_url, start_process, wait_until
@@ -36,8 +37,8 @@ def api_server(standins, tmp_path):
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CONNECTAPP_API_RATE_LIMIT": "0/60",
         "PINTEREST_API_URL": f"{standins}/pinterest/v5",
-        "PINTEREST_CLIENT_ID": settings.PINTEREST_CLIENT_ID,
-        "PINTEREST_CLIENT_SECRET": settings.PINTEREST_CLIENT_SECRET,
+        "PINTEREST_CLIENT_ID": conf.value("PINTEREST_CLIENT_ID"),
+        "PINTEREST_CLIENT_SECRET": conf.value("PINTEREST_CLIENT_SECRET"),
     }
     command = [
         sys.executable, "-m", "gunicorn", "connectapp.wsgi:application",

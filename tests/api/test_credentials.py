@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from connectapp import conf
 from connectapp.connections import services
 from connectapp.connections.models import ApiUsage, LinkedAccount
 from connectapp.sandbox.discogs import standin as discogs_standin
@@ -55,7 +56,7 @@ def test_the_refresh_token_needs_its_own_scope(client_for, user):
 
 
 def test_oauth1_answers_the_token_and_secret_never_the_consumer_secret(api, user, settings):
-    grant = discogs_standin.issue_access_token(settings.DISCOGS_CONSUMER_KEY, "crate-digger")
+    grant = discogs_standin.issue_access_token(conf.value("DISCOGS_CONSUMER_KEY"), "crate-digger")
     link = DiscogsAccountFactory(user=user, access_token=grant.token, token_secret=grant.secret)
     answer = api.get(f"/connections/{link.pk}/credentials")
     assert answer.json() == {
@@ -63,7 +64,7 @@ def test_oauth1_answers_the_token_and_secret_never_the_consumer_secret(api, user
         "oauth_token": grant.token,
         "oauth_token_secret": grant.secret,
     }
-    assert settings.DISCOGS_CONSUMER_SECRET not in answer.text
+    assert conf.value("DISCOGS_CONSUMER_SECRET") not in answer.text
 
 
 def test_a_link_the_provider_refuses_answers_409_with_the_reason(api, user):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from connectapp import conf
 from connectapp.connections.models import ApiUsage
 from connectapp.sandbox.discogs import standin as discogs_standin
 from connectapp.sandbox.pinterest import standin as pinterest_standin
@@ -40,7 +41,7 @@ def test_pinterest_calls_carry_the_links_bearer_token_not_the_callers(api, user)
 
 
 def test_discogs_calls_are_signed_and_carry_the_user_agent(api, user, settings):
-    grant = discogs_standin.issue_access_token(settings.DISCOGS_CONSUMER_KEY, "crate-digger")
+    grant = discogs_standin.issue_access_token(conf.value("DISCOGS_CONSUMER_KEY"), "crate-digger")
     link = DiscogsAccountFactory(user=user, access_token=grant.token, token_secret=grant.secret)
     answer = api.get(f"/connections/{link.pk}/proxy/oauth/identity", headers=CALLER_HEADERS)
     assert answer.status_code == 200, answer.text
@@ -129,7 +130,7 @@ def test_the_shared_provider_rate_limit_answers_429_when_it_would_outlast_the_de
 ):
     link = pinterest_link(user, expires_in=timedelta(days=10))
     settings.CONNECTAPP_RATE_LIMITS = {"pinterest": "1/h"}
-    settings.CONNECTAPP_PROXY_DEADLINE = 3
+    settings.CONNECTAPP_PROXY_DEADLINE_SECONDS = 3
     assert api.get(f"/connections/{link.pk}/proxy/user_account").status_code == 200
     refused = assert_problem(api.get(f"/connections/{link.pk}/proxy/user_account"), 429)
     assert refused["status"] == 429

@@ -32,7 +32,7 @@ Status = LinkedAccount.Status
 
 @pytest.fixture(autouse=True)
 def asked_scopes(settings) -> None:
-    settings.PINTEREST_SCOPES = ["user_accounts:read", "boards:read", "pins:read"]
+    settings.CONNECTAPP_PINTEREST_SCOPES = ["user_accounts:read", "boards:read", "pins:read"]
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def test_links_can_be_filtered_by_provider_and_status(admin_client):
 
 
 def test_links_can_be_filtered_by_how_soon_their_token_expires(admin_client, settings):
-    settings.CONNECTAPP_REFRESH_WINDOW = timedelta(days=3)
+    settings.CONNECTAPP_REFRESH_WINDOW_SECONDS = 3 * 24 * 60 * 60
     now = timezone.now()
     expired = LinkedAccountFactory(expires_at=now - timedelta(hours=1))
     within_hours = LinkedAccountFactory(expires_at=now + timedelta(hours=2))
@@ -243,9 +243,9 @@ def test_a_links_page_says_which_secrets_are_present_with_a_fingerprint(admin_cl
 
 
 def test_a_links_page_says_so_when_no_key_decrypts_its_secrets(admin_client, settings):
-    settings.TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     records = DiscogsAccountFactory(access_token="access-1", token_secret="secret-2")
-    settings.TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
 
     response = admin_client.get(detail(records))
 
@@ -408,8 +408,14 @@ def test_marking_needs_reconnect_without_a_reason_says_an_admin_asked(admin_clie
 @pytest.fixture
 def configured(settings) -> None:
     """Both providers have app credentials (pointed nowhere: these tests never reach them)."""
-    settings.PINTEREST_CLIENT_ID, settings.PINTEREST_CLIENT_SECRET = "id", "secret"
-    settings.DISCOGS_CONSUMER_KEY, settings.DISCOGS_CONSUMER_SECRET = "key", "secret"
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID, settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = (
+        "id",
+        "secret",
+    )
+    settings.CONNECTAPP_DISCOGS_CONSUMER_KEY, settings.CONNECTAPP_DISCOGS_CONSUMER_SECRET = (
+        "key",
+        "secret",
+    )
 
 
 def test_refresh_reports_links_whose_tokens_do_not_expire_or_are_not_live(admin_client, configured):
@@ -441,8 +447,8 @@ def test_verify_skips_disconnected_links(admin_client, configured):
 def test_links_of_an_unconfigured_or_unknown_provider_are_skipped_without_a_request(
     admin_client, settings, closed_port_url
 ):
-    settings.PINTEREST_CLIENT_ID = ""
-    settings.PINTEREST_API_URL = f"{closed_port_url}/v5"
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID = ""
+    settings.CONNECTAPP_PINTEREST_API_URL = f"{closed_port_url}/v5"
     pins = LinkedAccountFactory(username="pins")
     legacy = LinkedAccountFactory(provider="myspace", username="tom")
 
@@ -459,8 +465,8 @@ def test_links_of_an_unconfigured_or_unknown_provider_are_skipped_without_a_requ
 def test_an_unreachable_provider_is_reported_per_link_and_changes_nothing(
     admin_client, settings, configured, closed_port_url
 ):
-    settings.PINTEREST_API_URL = f"{closed_port_url}/v5"
-    settings.DISCOGS_API_URL = closed_port_url
+    settings.CONNECTAPP_PINTEREST_API_URL = f"{closed_port_url}/v5"
+    settings.CONNECTAPP_DISCOGS_API_URL = closed_port_url
     pins = LinkedAccountFactory(username="pins", access_token="old-access")
     records = DiscogsAccountFactory(username="crates")
 

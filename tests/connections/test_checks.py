@@ -1,6 +1,7 @@
 """`manage.py check` reports each missing or wrong connectapp setting with its id and a hint."""
 
 import pytest
+from celery import current_app
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -24,7 +25,7 @@ def test_the_check_command_reports_a_wrong_setting(settings):
 
 
 def test_missing_encryption_keys_are_an_error(settings):
-    settings.TOKEN_ENCRYPTION_KEYS = []
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = []
 
     errors = checks.check_encryption_keys()
 
@@ -137,3 +138,29 @@ def test_a_local_broker_needs_no_shared_redis(settings):
     settings.CONNECTAPP_REDIS_URL = ""
 
     assert checks.check_shared_store() == []
+
+
+@pytest.fixture
+def celery_routes():
+    """The Celery app's `task_routes`, put back after the test."""
+    kept = current_app.conf.task_routes
+    yield current_app.conf
+    current_app.conf.update(task_routes=kept)
+
+
+def test_a_celery_app_without_connectapps_router_is_warned_about(celery_routes):
+    celery_routes.update(task_routes=[])
+
+    warnings = checks.check_task_routes()
+
+    assert _ids(warnings) == ["connectapp.W001"]
+    assert "deliver_webhook, dispatch_event, refresh_account, verify_account" in warnings[0].msg
+    assert "connectapp.connections.queues.route_task" in warnings[0].hint
+
+
+def test_the_router_follows_the_queue_settings(celery_routes, settings):
+    settings.CONNECTAPP_PROVIDER_QUEUE = "slow-calls"
+    assert checks.check_task_routes() == []
+
+    celery_routes.update(task_routes={"connectapp.connections.tasks.*": {"queue": "providers"}})
+    assert "refresh_account" in checks.check_task_routes()[0].msg

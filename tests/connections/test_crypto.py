@@ -55,35 +55,35 @@ def test_no_token_is_found_anywhere_in_the_database_dump(capsys):
 
 @pytest.mark.django_db
 def test_an_old_key_still_decrypts_after_a_new_one_is_put_first(settings):
-    settings.TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
     account = LinkedAccountFactory(access_token="rotate-me")
-    settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
     assert LinkedAccount.objects.get(pk=account.pk).access_token == "rotate-me"
 
 
 @pytest.mark.django_db
 def test_rotate_keys_re_encrypts_under_the_first_key(settings, capsys):
-    settings.TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
     account = LinkedAccountFactory(access_token="rotate-me", refresh_token="and-me")
     untouched = LinkedAccountFactory(access_token="", refresh_token="")
     before = raw_secrets(account.pk)
-    settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
 
     call_command("connections", "rotate-keys")
 
     assert "re-encrypted the secrets of 1 link(s)" in capsys.readouterr().out
     assert raw_secrets(account.pk) != before
     assert raw_secrets(untouched.pk) == ("", "", "")
-    settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
     reloaded = LinkedAccount.objects.get(pk=account.pk)
     assert (reloaded.access_token, reloaded.refresh_token) == ("rotate-me", "and-me")
 
 
 @pytest.mark.django_db
 def test_a_missing_key_is_a_clear_error_not_garbage(settings):
-    settings.TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
     account = LinkedAccountFactory(access_token="locked-away")
-    settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
     with pytest.raises(DecryptionError, match="TOKEN_ENCRYPTION_KEYS") as caught:
         LinkedAccount.objects.get(pk=account.pk)
     assert "locked-away" not in str(caught.value)

@@ -81,9 +81,15 @@ def page_words(html: str) -> set[str]:
 
 @pytest.fixture
 def links(user, settings):
-    settings.DISCOGS_CONSUMER_KEY, settings.DISCOGS_CONSUMER_SECRET = "key", "secret"
-    settings.PINTEREST_CLIENT_ID, settings.PINTEREST_CLIENT_SECRET = "id", "secret"
-    settings.PINTEREST_SCOPES = ["user_accounts:read", "boards:read"]
+    settings.CONNECTAPP_DISCOGS_CONSUMER_KEY, settings.CONNECTAPP_DISCOGS_CONSUMER_SECRET = (
+        "key",
+        "secret",
+    )
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID, settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = (
+        "id",
+        "secret",
+    )
+    settings.CONNECTAPP_PINTEREST_SCOPES = ["user_accounts:read", "boards:read"]
     now = timezone.now()
     DiscogsAccountFactory(user=user, username="crate-digger", last_verified_at=now)
     LinkedAccountFactory(user=user, username="pins-ok", refresh_expires_at=now + timedelta(days=3))
@@ -128,7 +134,7 @@ def test_the_connections_page_has_no_english_left(signed_in, user, links, langua
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_provider_not_configured_is_explained_in_the_language(signed_in, settings, language):
-    settings.DISCOGS_CONSUMER_KEY = ""
+    settings.CONNECTAPP_DISCOGS_CONSUMER_KEY = ""
     english = signed_in.get("/connections/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     translated = signed_in.get("/connections/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
 
@@ -188,8 +194,8 @@ STAND_IN_CODES = {"user", "accounts", "read", "pinner"}
 def test_the_stand_ins_pages_have_no_english_left(client, settings, language):
     settings.CONNECTAPP_SANDBOX = True
     settings.ROOT_URLCONF = "tests.urls"
-    settings.PINTEREST_CLIENT_ID = "sandbox-pinterest-client"
-    settings.PINTEREST_CLIENT_SECRET = "sandbox-pinterest-secret"
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID = "sandbox-pinterest-client"
+    settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = "sandbox-pinterest-secret"
     authorize = "/sandbox/pinterest/oauth/?" + urlencode(
         {
             "client_id": "sandbox-pinterest-client",

@@ -25,9 +25,9 @@ def test_sign_in_page_and_sign_in(client, user):
 
 
 def test_a_provider_without_credentials_shows_as_not_configured(signed_in, settings):
-    settings.DISCOGS_CONSUMER_KEY = ""
-    settings.PINTEREST_CLIENT_ID = "id"
-    settings.PINTEREST_CLIENT_SECRET = "secret"
+    settings.CONNECTAPP_DISCOGS_CONSUMER_KEY = ""
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID = "id"
+    settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = "secret"
     page = signed_in.get("/connections/").content.decode()
     discogs = page[page.index('id="provider-discogs"') : page.index('id="provider-pinterest"')]
     assert "Not configured on this site." in discogs
@@ -36,7 +36,10 @@ def test_a_provider_without_credentials_shows_as_not_configured(signed_in, setti
 
 
 def test_the_page_shows_the_users_own_links_and_no_secret(signed_in, user, other_user, settings):
-    settings.PINTEREST_CLIENT_ID, settings.PINTEREST_CLIENT_SECRET = "id", "secret"
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID, settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = (
+        "id",
+        "secret",
+    )
     mine = LinkedAccountFactory(user=user, username="my-pins", access_token="tok-visible-never")
     LinkedAccountFactory(user=other_user, username="their-pins")
     page = signed_in.get("/connections/").content.decode()
@@ -47,7 +50,10 @@ def test_the_page_shows_the_users_own_links_and_no_secret(signed_in, user, other
 
 
 def test_a_link_needing_reconnect_says_so(signed_in, user, settings):
-    settings.PINTEREST_CLIENT_ID, settings.PINTEREST_CLIENT_SECRET = "id", "secret"
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID, settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = (
+        "id",
+        "secret",
+    )
     LinkedAccountFactory(user=user, status=LinkedAccount.Status.NEEDS_RECONNECT)
     page = signed_in.get("/connections/").content.decode()
     assert "Needs reconnect" in page
@@ -69,7 +75,7 @@ def test_an_unknown_provider_is_not_found(signed_in):
 
 
 def test_connecting_an_unconfigured_provider_is_refused_clearly(signed_in, settings):
-    settings.DISCOGS_CONSUMER_KEY = ""
+    settings.CONNECTAPP_DISCOGS_CONSUMER_KEY = ""
     response = signed_in.post("/connections/discogs/connect/")
     assert response.status_code == 404
     assert "Discogs is not configured on this site." in response.content.decode()

@@ -12,6 +12,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from connectapp import conf
 from connectapp.connections import services
 from connectapp.connections.infra import webhook_http, writeahead
 from connectapp.connections.models import (
@@ -142,7 +143,7 @@ def test_a_failing_receiver_gets_retries_with_the_same_id_and_finally_the_event(
     pinterest, user, receiver_factory, settings
 ):
     settings.CONNECTAPP_WEBHOOK_TIMEOUT = 0.5
-    settings.CONNECTAPP_WEBHOOK_RETRY_SCHEDULE = [1.0, 1.0, 1.0, 1.0]
+    settings.CONNECTAPP_WEBHOOK_RETRY_SCHEDULE_SECONDS = [1.0, 1.0, 1.0, 1.0]
     receiver = receiver_factory()
     receiver.script((500,), ("sleep", 1.5), (429, {"Retry-After": "120"}))
     services.mark_needs_reconnect(pinterest_link(user).pk, "suspect", actor="admin:root")
@@ -178,10 +179,12 @@ def test_a_failing_receiver_gets_retries_with_the_same_id_and_finally_the_event(
 def test_retries_last_more_than_a_day_then_the_delivery_fails(settings):
     shortest = sum(
         min(deliveries.retry_delay(n, None) for _ in range(50))
-        for n in range(1, len(settings.CONNECTAPP_WEBHOOK_RETRY_SCHEDULE) + 1)
+        for n in range(1, len(conf.value("WEBHOOK_RETRY_SCHEDULE_SECONDS")) + 1)
     )
     assert shortest >= 24 * 60 * 60
-    assert deliveries.retry_delay(len(settings.CONNECTAPP_WEBHOOK_RETRY_SCHEDULE) + 1, None) is None
+    assert (
+        deliveries.retry_delay(len(conf.value("WEBHOOK_RETRY_SCHEDULE_SECONDS")) + 1, None) is None
+    )
     assert deliveries.retry_delay(1, 600.0) == 600.0
 
 

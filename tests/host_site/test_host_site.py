@@ -157,7 +157,8 @@ def test_a_host_site_installs_the_wheel_and_runs_connectapp(
     assert "ok: connectapp comes from the wheel" in result.stdout, report
     assert f"ok: Django {series}." in result.stdout, report
     assert "ok: Django's system checks find nothing" in result.stdout, report
-    # The provider task ran on its own queue, which the task names itself on the host too.
+    assert "ok: the host's Celery app routes connectapp's tasks" in result.stdout, report
+    # The provider task ran on its own queue, where the host's task routes send it.
     assert "ok: the sweep queued the refresh on the providers queue" in result.stdout, report
     assert "ok: no worker of the default queue ran the refresh" in result.stdout, report
     assert "ok: a worker of the providers queue refreshed the Pinterest link" in result.stdout, (

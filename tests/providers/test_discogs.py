@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from urllib3.util import SKIP_HEADER
 
+from connectapp import conf
 from connectapp.connections.views import flow_status
 from connectapp.exceptions import AccessRevoked, FlowDeclined, FlowError, ProviderUnavailable
 from connectapp.providers import registry
@@ -41,7 +42,7 @@ def connect(provider, username: str = "crate-digger") -> TokenSet:
 def test_the_whole_flow_is_signed_with_the_configured_method(
     discogs_provider, settings, sandbox, method
 ):
-    settings.DISCOGS_SIGNATURE_METHOD = method
+    settings.CONNECTAPP_DISCOGS_SIGNATURE_METHOD = method
 
     authorization = discogs_provider.begin(CALLBACK)
     assert authorization.url.startswith(f"{sandbox}/discogs/oauth/authorize?oauth_token=")
@@ -113,9 +114,9 @@ def test_an_access_token_is_issued_only_once_per_request_token(discogs_provider)
 
 
 def test_wrong_app_credentials_are_reported_as_the_sites_problem(discogs_provider, settings):
-    standin.register_app(settings.DISCOGS_CONSUMER_KEY, "the-secret-discogs-really-has")
+    standin.register_app(conf.value("DISCOGS_CONSUMER_KEY"), "the-secret-discogs-really-has")
     for method in ("HMAC-SHA1", "PLAINTEXT"):
-        settings.DISCOGS_SIGNATURE_METHOD = method
+        settings.CONNECTAPP_DISCOGS_SIGNATURE_METHOD = method
         with pytest.raises(FlowError, match="application credentials") as refusal:
             discogs_provider.begin(CALLBACK)
         assert flow_status(refusal.value) == 502
@@ -123,7 +124,7 @@ def test_wrong_app_credentials_are_reported_as_the_sites_problem(discogs_provide
 
 
 def test_an_unknown_signature_method_is_a_configuration_error(discogs_provider, settings):
-    settings.DISCOGS_SIGNATURE_METHOD = "RSA-SHA1"
+    settings.CONNECTAPP_DISCOGS_SIGNATURE_METHOD = "RSA-SHA1"
     with pytest.raises(ImproperlyConfigured, match="DISCOGS_SIGNATURE_METHOD"):
         discogs_provider.begin(CALLBACK)
     assert standin.calls() == []
@@ -188,7 +189,7 @@ def test_a_slow_discogs_is_provider_unavailable(discogs_provider, settings):
 
 
 def test_an_unreachable_discogs_is_provider_unavailable(discogs_provider, settings):
-    settings.DISCOGS_API_URL = "http://127.0.0.1:9/discogs"
+    settings.CONNECTAPP_DISCOGS_API_URL = "http://127.0.0.1:9/discogs"
     with pytest.raises(ProviderUnavailable, match="could not be reached"):
         discogs_provider.begin(CALLBACK)
 

@@ -45,14 +45,14 @@ def elsewhere():
 def hostile_settings(settings, hostile):
     settings.CONNECTAPP_HTTP_TIMEOUT = DEADLINE
     settings.CONNECTAPP_HTTP_MAX_RESPONSE_BYTES = CAP
-    settings.PINTEREST_CLIENT_ID = "hostile-client"
-    settings.PINTEREST_CLIENT_SECRET = "hostile-secret"
-    settings.PINTEREST_API_URL = hostile.url
-    settings.PINTEREST_AUTHORIZE_URL = f"{hostile.url}/authorize"
-    settings.DISCOGS_CONSUMER_KEY = "hostile-key"
-    settings.DISCOGS_CONSUMER_SECRET = "hostile-secret"
-    settings.DISCOGS_API_URL = hostile.url
-    settings.DISCOGS_AUTHORIZE_URL = f"{hostile.url}/authorize"
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID = "hostile-client"
+    settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = "hostile-secret"
+    settings.CONNECTAPP_PINTEREST_API_URL = hostile.url
+    settings.CONNECTAPP_PINTEREST_AUTHORIZE_URL = f"{hostile.url}/authorize"
+    settings.CONNECTAPP_DISCOGS_CONSUMER_KEY = "hostile-key"
+    settings.CONNECTAPP_DISCOGS_CONSUMER_SECRET = "hostile-secret"
+    settings.CONNECTAPP_DISCOGS_API_URL = hostile.url
+    settings.CONNECTAPP_DISCOGS_AUTHORIZE_URL = f"{hostile.url}/authorize"
     return settings
 
 

@@ -28,7 +28,7 @@ USER_AGENT = "connectapp-tests/2.0 +https://example.com/about"
 def pinterest_provider(pinterest, settings):
     """The Pinterest provider, pointed at the fresh stand-in."""
     settings.CONNECTAPP_USER_AGENT = USER_AGENT
-    settings.PINTEREST_SCOPES = ["user_accounts:read", "boards:read"]
+    settings.CONNECTAPP_PINTEREST_SCOPES = ["user_accounts:read", "boards:read"]
     return registry.get("pinterest")
 
 
@@ -266,7 +266,7 @@ def test_a_token_endpoint_that_does_not_answer_in_time_is_provider_unavailable(
 
 
 def test_a_provider_that_cannot_be_reached_is_provider_unavailable(pinterest_provider, settings):
-    settings.PINTEREST_API_URL = "http://127.0.0.1:9/v5"
+    settings.CONNECTAPP_PINTEREST_API_URL = "http://127.0.0.1:9/v5"
     with pytest.raises(ProviderUnavailable, match="could not be reached"):
         pinterest_provider.refresh(issued())
 
@@ -352,5 +352,5 @@ def test_a_provider_is_described_by_plain_attributes(sandbox):
 
 
 def test_pinterest_is_not_configured_without_its_credentials(settings):
-    settings.PINTEREST_CLIENT_SECRET = ""
+    settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = ""
     assert not registry.get("pinterest").configured

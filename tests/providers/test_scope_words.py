@@ -4,7 +4,12 @@ from connectapp.providers import registry
 
 
 def test_known_pinterest_scopes_read_as_words_and_unknown_ones_as_they_are(settings):
-    settings.PINTEREST_SCOPES = ["user_accounts:read", "pins:read", "ads:read", "shopping:list"]
+    settings.CONNECTAPP_PINTEREST_SCOPES = [
+        "user_accounts:read",
+        "pins:read",
+        "ads:read",
+        "shopping:list",
+    ]
 
     assert registry.get("pinterest").permissions() == [
         "See your Pinterest profile",

@@ -3,9 +3,9 @@ a flow passes through."""
 
 from urllib.parse import parse_qs, urlsplit
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from connectapp import conf
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.sandbox.discogs import standin as discogs_standin
 from tests.factories import LinkedAccountFactory
@@ -22,7 +22,7 @@ def tables() -> dict[str, list[dict]]:
 
 def discogs_link(user, username: str = "crate-digger", **fields) -> LinkedAccount:
     """A link holding an access grant the Discogs stand-in really issued."""
-    grant = discogs_standin.issue_access_token(settings.DISCOGS_CONSUMER_KEY, username)
+    grant = discogs_standin.issue_access_token(conf.value("DISCOGS_CONSUMER_KEY"), username)
     return LinkedAccountFactory(
         user=user,
         provider="discogs",

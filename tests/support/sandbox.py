@@ -17,12 +17,12 @@ def sandbox(live_server, settings) -> str:
     settings.CONNECTAPP_SANDBOX = True
     settings.ROOT_URLCONF = "tests.urls"
     settings.CONNECTAPP_SANDBOX_URL = base
-    settings.DISCOGS_CONSUMER_KEY = "sandbox-discogs-key"
-    settings.DISCOGS_CONSUMER_SECRET = "sandbox-discogs-secret"
-    settings.DISCOGS_API_URL = f"{base}/discogs"
-    settings.DISCOGS_AUTHORIZE_URL = f"{base}/discogs/oauth/authorize"
-    settings.PINTEREST_CLIENT_ID = "sandbox-pinterest-client"
-    settings.PINTEREST_CLIENT_SECRET = "sandbox-pinterest-secret"
-    settings.PINTEREST_API_URL = f"{base}/pinterest/v5"
-    settings.PINTEREST_AUTHORIZE_URL = f"{base}/pinterest/oauth/"
+    settings.CONNECTAPP_DISCOGS_CONSUMER_KEY = "sandbox-discogs-key"
+    settings.CONNECTAPP_DISCOGS_CONSUMER_SECRET = "sandbox-discogs-secret"
+    settings.CONNECTAPP_DISCOGS_API_URL = f"{base}/discogs"
+    settings.CONNECTAPP_DISCOGS_AUTHORIZE_URL = f"{base}/discogs/oauth/authorize"
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID = "sandbox-pinterest-client"
+    settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = "sandbox-pinterest-secret"
+    settings.CONNECTAPP_PINTEREST_API_URL = f"{base}/pinterest/v5"
+    settings.CONNECTAPP_PINTEREST_AUTHORIZE_URL = f"{base}/pinterest/oauth/"
     return base

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 
+from connectapp import conf
 from connectapp.celery import app
 from connectapp.connections.infra import metrics
 from connectapp.connections.models import LinkedAccount
@@ -151,8 +152,8 @@ def start_worker(sandbox, transactional_db, redis_url, tmp_path):
             "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "PINTEREST_API_URL": f"{sandbox}/pinterest/v5",
-            "PINTEREST_CLIENT_ID": settings.PINTEREST_CLIENT_ID,
-            "PINTEREST_CLIENT_SECRET": settings.PINTEREST_CLIENT_SECRET,
+            "PINTEREST_CLIENT_ID": conf.value("PINTEREST_CLIENT_ID"),
+            "PINTEREST_CLIENT_SECRET": conf.value("PINTEREST_CLIENT_SECRET"),
             **(env or {}),
         }
         try:

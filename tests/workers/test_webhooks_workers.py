@@ -32,7 +32,7 @@ QUICK = {
 @pytest.fixture
 def quick(settings):
     settings.CONNECTAPP_WEBHOOK_TIMEOUT = 2.0
-    settings.CONNECTAPP_WEBHOOK_LEASE = timedelta(seconds=2)
+    settings.CONNECTAPP_WEBHOOK_LEASE_SECONDS = 2
 
 
 def test_changes_from_browser_workers_admin_and_commands_arrive_once_per_endpoint(

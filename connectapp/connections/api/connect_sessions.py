@@ -1,11 +1,11 @@
 """`/connect-sessions`: a backend sends one of its users here to connect their accounts."""
 
-from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Router
 from ninja.responses import Status
 
+from connectapp import conf
 from connectapp.exceptions import InvalidConnectSession
 
 from ..models import ApiKey
@@ -39,8 +39,8 @@ def create_connect_session(request: HttpRequest, payload: ConnectSessionIn) -> S
     except InvalidConnectSession as problem:
         raise Problem(422, str(problem), kind="invalid-request") from None
     path = reverse("connections:connect-session", args=[made.token])
-    if settings.CONNECTAPP_PUBLIC_URL:
-        url = settings.CONNECTAPP_PUBLIC_URL.rstrip("/") + path
+    if public_url := conf.value("PUBLIC_URL"):
+        url = public_url.rstrip("/") + path
     else:
         url = request.build_absolute_uri(path)
     return Status(201, {"url": url, "expires_at": made.session.expires_at})

@@ -60,9 +60,8 @@ class Template:
 
 
 def _queue_of(task: Task) -> str:
-    """Return the queue `apply_async` sends `task` to: the task's own, else its route's."""
-    options = {"queue": task.queue} if task.queue else {}
-    return task.app.amqp.router.route(options, task.name)["queue"].name
+    """Return the queue `apply_async` sends `task` to: its route's (`task_routes`)."""
+    return task.app.amqp.router.route({}, task.name)["queue"].name
 
 
 def publish_each(task: Task, link_ids: Sequence[int], *rest) -> None:

@@ -12,8 +12,7 @@ space requests evenly, this is a fixed window: a person may start a few flows in
 import math
 import time
 
-from django.conf import settings
-
+from connectapp import conf
 from connectapp.exceptions import TooManyStarts
 
 from . import store
@@ -32,7 +31,7 @@ return used
 def connect_rate() -> Rate:
     """Return the configured limit on flow starts per user."""
     return parse(
-        settings.CONNECTAPP_CONNECT_RATE_LIMIT,
+        conf.value("CONNECT_RATE_LIMIT"),
         setting="CONNECTAPP_CONNECT_RATE_LIMIT",
         form="STARTS/SECONDS, for example 10/60 (or a period in s, m, h: 10/m)",
         allow_zero=True,

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from celery import current_app
-from django.conf import settings
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from connectapp import conf
 
 from ..outcomes import TaskOutcome
 from . import store
@@ -123,7 +124,7 @@ def queue_depths() -> dict[str, int]:
     names = dict.fromkeys(
         [
             app.conf.task_default_queue,
-            settings.CONNECTAPP_PROVIDER_QUEUE,
+            conf.value("PROVIDER_QUEUE"),
             *(queue.name for queue in app.conf.task_queues or ()),
         ]
     )

@@ -18,8 +18,9 @@ import re
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from connectapp import conf
 
 from . import store
 
@@ -66,7 +67,7 @@ def parse(text: str, *, setting: str, form: str, allow_zero: bool = False) -> Ra
 
 def rate_for(provider: str) -> Rate | None:
     """Return the provider's configured rate, or None when it is not limited here."""
-    text = settings.CONNECTAPP_RATE_LIMITS.get(provider)
+    text = conf.value("RATE_LIMITS").get(provider)
     if not text:
         return None
     return parse(

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
-from django.conf import settings
+
+from connectapp import conf
 
 PREFIX = "connectapp:"
 
@@ -36,7 +37,7 @@ _deferred: list[tuple[str, list[str], list[Any]]] = []
 def client() -> redis.Redis | None:
     """Return this process's pooled Redis client, or None when the store is local memory."""
     global _client, _client_url
-    url = settings.CONNECTAPP_REDIS_URL
+    url = conf.value("REDIS_URL")
     if not url:
         return None
     if _client is None or _client_url != url:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
+from django.utils.translation import gettext
 from requests.adapters import HTTPAdapter
 
+from connectapp import conf
 from connectapp.exceptions import InvalidEndpoint, UnsafeDestination
 from connectapp.providers.http import connection_pools, retry_after_seconds
 
@@ -40,9 +41,9 @@ def check_url(url: str) -> str:
     """Return the URL when it is an absolute http(s) URL; raise `InvalidEndpoint` otherwise."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidEndpoint(f"not an http(s) URL: {url!r}")
+        raise InvalidEndpoint(gettext("not an http(s) URL: %(url)s") % {"url": repr(url)})
     if parts.username or parts.password:
-        raise InvalidEndpoint("a webhook URL may not hold credentials")
+        raise InvalidEndpoint(gettext("a webhook URL may not hold credentials"))
     return url
 
 
@@ -53,7 +54,7 @@ def post(url: str, data: bytes, headers: dict[str, str]) -> Answer:
         check_url(url)
     except InvalidEndpoint as problem:
         return Answer(None, "", str(problem), None)
-    timeout = settings.CONNECTAPP_WEBHOOK_TIMEOUT
+    timeout = conf.value("WEBHOOK_TIMEOUT")
     deadline = time.monotonic() + timeout
     try:
         with (
@@ -86,7 +87,7 @@ def post(url: str, data: bytes, headers: dict[str, str]) -> Answer:
 
 def _read_capped(response: requests.Response, deadline: float) -> bytes:
     """Return at most the size cap of the answer, read before the deadline."""
-    cap = settings.CONNECTAPP_WEBHOOK_MAX_RESPONSE_BYTES
+    cap = conf.value("WEBHOOK_MAX_RESPONSE_BYTES")
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(8192):
@@ -99,7 +100,7 @@ def _read_capped(response: requests.Response, deadline: float) -> bytes:
 
 def _refuse_private(sock, host: str) -> None:
     """Close the socket unless its peer is an address we may send to."""
-    if settings.CONNECTAPP_WEBHOOK_ALLOW_PRIVATE:
+    if conf.value("WEBHOOK_ALLOW_PRIVATE"):
         return
     address = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from connectapp import conf
 from connectapp.exceptions import InvalidKeyRequest, UnknownProvider
 from connectapp.providers import registry
 
@@ -107,7 +107,7 @@ class Allowance:
 
 
 def _limit() -> tuple[int, int]:
-    match = RATE.match(settings.CONNECTAPP_API_RATE_LIMIT)
+    match = RATE.match(conf.value("API_RATE_LIMIT"))
     if not match or int(match[2]) == 0:
         raise ImproperlyConfigured(
             "CONNECTAPP_API_RATE_LIMIT must be requests/seconds, such as 600/60 (0/60 is off)"

@@ -12,13 +12,13 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from connectapp import conf
 from connectapp.exceptions import InvalidConnectSession, SessionRefused, UnknownProvider
 from connectapp.providers import registry
 
@@ -47,7 +47,7 @@ def return_url_allowed(url: str) -> bool:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
         return False
-    allowed = {origin.rstrip("/").lower() for origin in settings.CONNECTAPP_CONNECT_RETURN_ORIGINS}
+    allowed = {origin.rstrip("/").lower() for origin in conf.value("CONNECT_RETURN_ORIGINS")}
     return _origin(url) in allowed
 
 
@@ -91,7 +91,7 @@ def create_session(
         display_name=display_name,
         providers=list(dict.fromkeys(providers)),
         return_url=return_url,
-        expires_at=timezone.now() + settings.CONNECTAPP_CONNECT_SESSION_TTL,
+        expires_at=timezone.now() + conf.value("CONNECT_SESSION_TTL_SECONDS"),
     )
     return NewConnectSession(session=session, token=token)
 

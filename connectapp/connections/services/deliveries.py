@@ -23,6 +23,8 @@ from django.db import transaction
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from connectapp import conf
+
 from ..infra import webhook_http
 from ..models import AnnouncedEvent, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from . import events as link_events
@@ -44,7 +46,7 @@ class Outcome:
 
 def in_flight_window() -> timedelta:
     """Return how long an attempt may be in flight before it counts as lost with its worker."""
-    return timedelta(seconds=settings.CONNECTAPP_WEBHOOK_TIMEOUT * 2 + IN_FLIGHT_GRACE)
+    return timedelta(seconds=conf.value("WEBHOOK_TIMEOUT") * 2 + IN_FLIGHT_GRACE)
 
 
 def attempt(delivery_id: int, *, force: bool = False) -> Outcome:
@@ -81,7 +83,7 @@ def attempt(delivery_id: int, *, force: bool = False) -> Outcome:
             .exclude(pk=delivery.pk)
             .count()
         )
-        if in_flight >= settings.CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY:
+        if in_flight >= conf.value("WEBHOOK_ENDPOINT_CONCURRENCY"):
             return _requeue(delivery, "busy", random.uniform(0.5, 2.0))
         delivery.attempt_started_at = now
         delivery.save(update_fields=["attempt_started_at"])
@@ -98,7 +100,7 @@ def signed_request(endpoint: WebhookEndpoint, event: AnnouncedEvent) -> tuple[by
     signature = Webhook(endpoint.secret).sign(event.event_id, sent_at, body)
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": settings.CONNECTAPP_USER_AGENT,
+        "User-Agent": conf.value("USER_AGENT"),
         "webhook-id": event.event_id,
         "webhook-timestamp": str(int(sent_at.timestamp())),
         "webhook-signature": signature,
@@ -110,7 +112,7 @@ def retry_delay(attempts_made: int, retry_after: float | None) -> float | None:
     """Return the pause before the next attempt after `attempts_made` failed ones, or None
     when the schedule is exhausted: the schedule's step with +-10% jitter, or the receiver's
     `Retry-After` when that is longer."""
-    schedule = settings.CONNECTAPP_WEBHOOK_RETRY_SCHEDULE
+    schedule = conf.value("WEBHOOK_RETRY_SCHEDULE_SECONDS")
     if attempts_made > len(schedule):
         return None
     delay = schedule[attempts_made - 1] * random.uniform(0.9, 1.1)
@@ -156,7 +158,7 @@ def _record(delivery_id: int, answer: webhook_http.Answer, duration_ms: int) -> 
             logger.warning("webhook delivery %s failed for good", delivery.pk)
             return Outcome("failed")
         delivery.next_attempt_at = now + timedelta(seconds=delay)
-        if delay <= settings.CONNECTAPP_WEBHOOK_MAX_COUNTDOWN:
+        if delay <= conf.value("WEBHOOK_MAX_COUNTDOWN"):
             delivery.queued_at = now
             delivery.save()
             return Outcome("retrying", retry_in=delay)
@@ -172,9 +174,8 @@ def _note_failure(endpoint: WebhookEndpoint, now: datetime) -> None:
         endpoint.failing_since = now
         endpoint.save(update_fields=["failing_since"])
         return
-    if (
-        endpoint.is_active
-        and now - endpoint.failing_since >= settings.CONNECTAPP_WEBHOOK_DISABLE_AFTER
+    if endpoint.is_active and now - endpoint.failing_since >= conf.value(
+        "WEBHOOK_DISABLE_AFTER_SECONDS"
     ):
         endpoint.is_active = False
         endpoint.disabled_at = now

@@ -11,11 +11,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.utils.translation import gettext
 
+from connectapp import conf
 from connectapp.exceptions import DecryptionError, FlowError
 from connectapp.providers.base import Authorization, Provider
 
@@ -31,7 +31,7 @@ def _flow_id(flow_key: str) -> str:
 
 
 def _live(flows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    oldest = time.time() - settings.CONNECTAPP_FLOW_TTL.total_seconds()
+    oldest = time.time() - conf.value("FLOW_TTL_SECONDS").total_seconds()
     return {key: flow for key, flow in flows.items() if flow["started"] >= oldest}
 
 
@@ -109,7 +109,7 @@ def take_flow(
         raise FlowError(
             gettext("This connection attempt belongs to someone else. Please start again.")
         )
-    if flow["started"] < time.time() - settings.CONNECTAPP_FLOW_TTL.total_seconds():
+    if flow["started"] < time.time() - conf.value("FLOW_TTL_SECONDS").total_seconds():
         raise FlowError(gettext("This connection attempt has expired. Please start again."))
     try:
         return json.loads(crypto.decrypt(flow["pending"]))

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 import requests
-from django.conf import settings
 
+from connectapp import conf
 from connectapp.exceptions import AccessRevoked, ProviderUnavailable, ProxyRefused
 from connectapp.providers import registry
 from connectapp.providers.http import retry_after_seconds, transport_errors
@@ -72,7 +72,7 @@ class ProxyAnswer:
         try:
             for chunk in self.response.iter_content(CHUNK):
                 sent += len(chunk)
-                if sent > settings.CONNECTAPP_PROXY_MAX_BYTES or time.monotonic() > self.deadline:
+                if sent > conf.value("PROXY_MAX_BYTES") or time.monotonic() > self.deadline:
                     logger.warning("proxy: answer cut off at the size cap or the deadline")
                     return
                 yield chunk
@@ -148,7 +148,7 @@ def forward(
     url = target_url(provider.api_base_url, path, query)
     wanted = {name.lower() for name in FORWARDED_REQUEST_HEADERS}
     outgoing = {name: value for name, value in headers.items() if name.lower() in wanted}
-    deadline = time.monotonic() + settings.CONNECTAPP_PROXY_DEADLINE
+    deadline = time.monotonic() + conf.value("PROXY_DEADLINE_SECONDS")
     session = _session(account)
     refreshed = False
     attempt = 0
@@ -174,7 +174,7 @@ def forward(
                     data=body or None,
                     allow_redirects=False,
                     stream=True,
-                    timeout=min(settings.CONNECTAPP_HTTP_TIMEOUT, remaining),
+                    timeout=min(conf.value("HTTP_TIMEOUT"), remaining),
                 )
         except ProviderUnavailable as outage:
             raise ProxyRefused(str(outage), Refusal.UNREACHABLE) from None

@@ -10,10 +10,10 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import partial
 
-from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from connectapp import conf
 from connectapp.exceptions import AccessRevoked, ProviderError, ProviderUnavailable
 from connectapp.providers import registry
 from connectapp.providers.base import Provider, TokenSet
@@ -65,7 +65,7 @@ def refresh(
     link saves them from the store instead of spending the dead refresh token.
     """
     requested_at = timezone.now()
-    window = settings.CONNECTAPP_REFRESH_WINDOW if within is None else within
+    window = conf.value("REFRESH_WINDOW_SECONDS") if within is None else within
     rotated: TokenSet | None = None
     try:
         with transaction.atomic():

@@ -3,11 +3,11 @@
 from collections.abc import Iterator
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from connectapp import conf
 from connectapp.exceptions import ProviderUnavailable
 
 from .. import messages
@@ -60,13 +60,13 @@ def claim_due_refreshes(
     only unqueued active links, so links already queued cost nothing; `due_at` is what
     `LinkedAccount.objects.due` reads) and one UPDATE; `SKIP LOCKED` lets two sweeps, or a
     sweep and a refresh in progress, pass each other. A link stays marked until its refresh
-    ends. A mark older than `CONNECTAPP_REFRESH_LEASE` belongs to a message that was lost (a
+    ends. A mark older than `CONNECTAPP_REFRESH_LEASE_SECONDS` belongs to a message that was lost (a
     crash between this commit and the enqueue, a purged broker): it is released first, so
     the link is queued again.
     """
     now = timezone.now()
     RefreshSchedule.objects.filter(
-        provider=provider_name, queued_at__lt=now - settings.CONNECTAPP_REFRESH_LEASE
+        provider=provider_name, queued_at__lt=now - conf.value("REFRESH_LEASE_SECONDS")
     ).update(queued_at=None)
     due = (
         RefreshSchedule.objects.filter(provider=provider_name, queued_at__isnull=True)

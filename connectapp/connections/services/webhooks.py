@@ -12,11 +12,11 @@ import logging
 import secrets
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from connectapp import conf
 from connectapp.exceptions import InvalidEndpoint
 
 from ..infra.webhook_http import check_url
@@ -153,7 +153,6 @@ def publish(delivery_ids: list[int], *, force: bool = False, countdown: float = 
                     {"force": force},
                     countdown=countdown,
                     producer=producer,
-                    queue=settings.CONNECTAPP_WEBHOOK_QUEUE,
                 )
     except Exception:  # noqa: BLE001 - the deliveries are safe in the database
         logger.warning("could not publish %d webhook deliveries; the sweep will", len(delivery_ids))
@@ -181,7 +180,7 @@ def sweep(*, batch_size: int = 1000) -> tuple[int, int]:
     """
 
     now = timezone.now()
-    lease = now - settings.CONNECTAPP_WEBHOOK_LEASE
+    lease = now - conf.value("WEBHOOK_LEASE_SECONDS")
     event_ids = list(
         AnnouncedEvent.objects.filter(UNDISPATCHED, created_at__lt=lease)
         .order_by("created_at")

@@ -66,6 +66,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 CELERY_BROKER_URL = os.environ.get("HOST_SITE_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_TASK_IGNORE_RESULT = True
+# connectapp's tasks go to the queues it documents (providers, webhooks): its router says which.
+CELERY_TASK_ROUTES = ["connectapp.connections.queues.route_task"]
 
 # connectapp, configured as DESIGN.md's "In another Django site" says: one prefix, Python values.
 CONNECTAPP_TOKEN_ENCRYPTION_KEYS = os.environ["HOST_SITE_TOKEN_KEYS"].split(",")

@@ -6,13 +6,13 @@ which also visits the stand-in's authorize page, as the stand-in is served by th
 
 import logging
 import re
-from datetime import timedelta
 
 import pytest
 import requests
 from django.db import connection
 from django.test import Client
 
+from connectapp import conf
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
 from connectapp.exceptions import ProviderUnavailable
@@ -40,7 +40,7 @@ def discogs_card(page: str) -> str:
 
 @pytest.mark.parametrize("method", ["HMAC-SHA1", "PLAINTEXT"])
 def test_connecting_discogs_links_the_account(discogs, signed_in, user, settings, method):
-    settings.DISCOGS_SIGNATURE_METHOD = method
+    settings.CONNECTAPP_DISCOGS_SIGNATURE_METHOD = method
     callback = approve(signed_in, "crate-digger")
 
     response = signed_in.get(callback)
@@ -160,7 +160,7 @@ def test_a_replayed_callback_changes_nothing(discogs, signed_in):
 
 def test_an_expired_callback_changes_nothing(discogs, signed_in, settings):
     callback = approve(signed_in)
-    settings.CONNECTAPP_FLOW_TTL = timedelta(0)
+    settings.CONNECTAPP_FLOW_TTL_SECONDS = 0
 
     response = signed_in.get(callback)
 
@@ -266,7 +266,7 @@ def test_disconnecting_forgets_the_tokens_and_frees_the_account(
 
 def test_no_secret_reaches_the_logs(discogs, signed_in, settings, caplog):
     caplog.set_level(logging.DEBUG)
-    secrets = {settings.DISCOGS_CONSUMER_SECRET}
+    secrets = {conf.value("DISCOGS_CONSUMER_SECRET")}
 
     denied_url = start_connect(signed_in)
     denied_token = query_of(denied_url)["oauth_token"]

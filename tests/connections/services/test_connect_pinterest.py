@@ -24,7 +24,7 @@ Status = LinkedAccount.Status
 
 @pytest.fixture(autouse=True)
 def asked_scopes(settings) -> None:
-    settings.PINTEREST_SCOPES = ["user_accounts:read", "pins:read"]
+    settings.CONNECTAPP_PINTEREST_SCOPES = ["user_accounts:read", "pins:read"]
 
 
 def test_connecting_pinterest_stores_the_link_with_its_tokens_encrypted(pinterest, signed_in, user):
@@ -124,7 +124,7 @@ def test_a_bad_callback_gets_a_clear_page_and_changes_nothing(
 
 def test_an_expired_connection_attempt_is_refused(pinterest, signed_in, settings):
     callback = approve(signed_in)
-    settings.CONNECTAPP_FLOW_TTL = timedelta(seconds=0)
+    settings.CONNECTAPP_FLOW_TTL_SECONDS = 0
 
     response = signed_in.get(path_of(callback))
 

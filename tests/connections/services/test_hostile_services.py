@@ -18,6 +18,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 from django.utils import timezone
 
+from connectapp import conf
 from connectapp.connections import services, tasks
 from connectapp.connections.models import (
     AnnouncedEvent,
@@ -44,10 +45,10 @@ MALFORMED = {
 def hostile_pinterest(settings, hostile):
     """Pinterest's token and identity endpoints are the hostile server."""
     settings.CONNECTAPP_HTTP_MAX_RESPONSE_BYTES = 64 * 1024
-    settings.PINTEREST_CLIENT_ID = "hostile-client"
-    settings.PINTEREST_CLIENT_SECRET = "hostile-secret"
-    settings.PINTEREST_API_URL = hostile.url
-    settings.PINTEREST_AUTHORIZE_URL = f"{hostile.url}/authorize"
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID = "hostile-client"
+    settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = "hostile-secret"
+    settings.CONNECTAPP_PINTEREST_API_URL = hostile.url
+    settings.CONNECTAPP_PINTEREST_AUTHORIZE_URL = f"{hostile.url}/authorize"
     return hostile
 
 
@@ -147,9 +148,11 @@ def test_a_worker_that_gets_only_unusable_answers_records_each_and_releases_the_
 def test_a_worker_whose_refresh_breaks_unexpectedly_records_it_and_releases_the_queued_mark(
     hostile_pinterest, settings
 ):
-    settings.TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     link = due_link(queued=True)
-    settings.TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the old key is gone
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [
+        Fernet.generate_key().decode()
+    ]  # the old key is gone
     hostile_pinterest.json(GOOD_TOKEN, path="/oauth/token")
 
     result = tasks.refresh_account.apply(args=[link.pk, "pinterest"])
@@ -267,7 +270,7 @@ def sweep(settings) -> list[int]:
     claimed = [
         link_id
         for batch in services.claim_due_refreshes(
-            "norefresh", settings.CONNECTAPP_REFRESH_WINDOW, batch_size=100
+            "norefresh", conf.value("REFRESH_WINDOW_SECONDS"), batch_size=100
         )
         for link_id in batch
     ]

@@ -42,15 +42,15 @@ def connect_both(client) -> dict[str, LinkedAccount]:
 
 
 def test_a_new_key_first_then_rotate_then_drop_the_old_one(discogs, pinterest, signed_in, settings):
-    settings.TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
     links = connect_both(signed_in)
     pending = pinterest_support.approve(signed_in)  # a flow in progress during the rotation
     before = stored_columns()
 
-    settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
     out = io.StringIO()
     call_command("connections", "rotate-keys", stdout=out)
-    settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
 
     assert out.getvalue().strip() == "re-encrypted the secrets of 2 link(s) under the first key"
     after = stored_columns()
@@ -70,9 +70,9 @@ def test_a_new_key_first_then_rotate_then_drop_the_old_one(discogs, pinterest, s
 
 
 def test_a_missing_key_is_named_by_every_entry_point(discogs, user, settings):
-    settings.TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
     link = discogs_link(user)
-    settings.TOKEN_ENCRYPTION_KEYS = [OTHER_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [OTHER_KEY]
 
     with pytest.raises(DecryptionError, match="TOKEN_ENCRYPTION_KEYS"):
         services.verify(link.pk)
@@ -101,9 +101,9 @@ def test_a_damaged_stored_value_is_an_error_not_garbage(user, settings):
 
 
 def test_reconnecting_mends_a_link_whose_secrets_no_key_opens(discogs, signed_in, settings):
-    settings.TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
     assert signed_in.get(discogs_support.approve(signed_in)).status_code == 302
-    settings.TOKEN_ENCRYPTION_KEYS = [OTHER_KEY]
+    settings.CONNECTAPP_TOKEN_ENCRYPTION_KEYS = [OTHER_KEY]
 
     page = signed_in.get(discogs_support.approve(signed_in), follow=True).content.decode()
 

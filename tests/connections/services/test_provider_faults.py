@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import requests
-from django.conf import settings as django_settings
 from django.test import Client
 
+from connectapp import conf
 from connectapp.connections import services
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
 from connectapp.connections.services import FLOWS_SESSION_KEY
@@ -92,15 +92,15 @@ class Fault:
         self.settings = settings
         self.closed_port = closed_port
         self.api_urls = {
-            "discogs": settings.DISCOGS_API_URL,
-            "pinterest": settings.PINTEREST_API_URL,
+            "discogs": conf.value("DISCOGS_API_URL"),
+            "pinterest": conf.value("PINTEREST_API_URL"),
         }
 
     def inject(self, operation: Operation, fault: str) -> None:
         if fault == "connection-refused":
             setattr(
                 self.settings,
-                f"{operation.provider.upper()}_API_URL",
+                f"CONNECTAPP_{operation.provider.upper()}_API_URL",
                 f"http://127.0.0.1:{self.closed_port}/api",
             )
             return
@@ -110,7 +110,7 @@ class Fault:
         )
 
     def clear(self, operation: Operation) -> None:
-        name = f"{operation.provider.upper()}_API_URL"
+        name = f"CONNECTAPP_{operation.provider.upper()}_API_URL"
         setattr(self.settings, name, self.api_urls[operation.provider])
 
 
@@ -210,7 +210,7 @@ def test_sessions_handed_to_site_code_time_out(fault_injector, user, provider):
     url = (
         "/oauth/identity"
         if provider == "discogs"
-        else f"{django_settings.PINTEREST_API_URL}/user_account"
+        else f"{conf.value('PINTEREST_API_URL')}/user_account"
     )
     fault_injector.standins[provider].inject_fault("latency", endpoint, delay=SILENCE)
     session = services.authorized_session(LinkedAccount.objects.get(pk=account.pk))

@@ -205,7 +205,7 @@ def test_the_schedule_refreshes_the_links_due_and_no_others(pinterest, user, eag
 
 @pytest.mark.django_db
 def test_the_refresh_window_is_configurable(pinterest, user, eager_tasks, settings):
-    settings.CONNECTAPP_REFRESH_WINDOW = timedelta(days=25)
+    settings.CONNECTAPP_REFRESH_WINDOW_SECONDS = 25 * 24 * 60 * 60
     pinterest_link(user, expires_in=timedelta(days=20))
 
     assert tasks.refresh_due() == 1
@@ -280,7 +280,7 @@ def test_get_access_token_of_a_link_needing_reconnect_is_refused(pinterest, user
 def test_a_refresh_token_about_to_expire_asks_the_user_to_reconnect_in_time(
     pinterest, user, signed_in, settings
 ):
-    settings.CONNECTAPP_RECONNECT_WARNING = timedelta(days=14)
+    settings.CONNECTAPP_RECONNECT_WARNING_SECONDS = 14 * 24 * 60 * 60
     pinterest_link(user, "a-soon", refresh_expires_at=timezone.now() + timedelta(days=5))
     pinterest_link(user, "b-fine", refresh_expires_at=timezone.now() + timedelta(days=300))
 

@@ -34,7 +34,7 @@ def event(link, age: timedelta, kind=Kind.REFRESHED, outcome=Outcome.OK, detail=
 def test_routine_refreshes_past_the_retention_are_pruned_and_every_state_change_is_kept(
     db, settings
 ):
-    settings.CONNECTAPP_EVENT_RETENTION = timedelta(days=90)
+    settings.CONNECTAPP_EVENT_RETENTION_DAYS = 90
     link = LinkedAccountFactory()
     old = timedelta(days=91)
     pruned = [event(link, old + timedelta(hours=n)) for n in range(5)]
@@ -107,7 +107,7 @@ def announced(age: timedelta, *deliveries: str, dispatched: bool = True) -> int:
 
 
 def test_announced_events_whose_messages_ended_are_pruned_with_their_deliveries(db, settings):
-    settings.CONNECTAPP_WEBHOOK_RETENTION = timedelta(days=30)
+    settings.CONNECTAPP_WEBHOOK_RETENTION_DAYS = 30
     old = timedelta(days=31)
     pruned = [
         announced(old),

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from connectapp import conf
 from connectapp.celery import app
 from connectapp.connections import services, tasks
 from connectapp.connections.infra import metrics, ratelimit
@@ -33,8 +34,12 @@ PROVIDER_QUEUE = django_settings.CONNECTAPP_PROVIDER_QUEUE
 def broker(redis_url, settings):
     """The real Redis broker, its queues and the outcome counters emptied before and after;
     Pinterest configured, so the sweep looks at its links."""
-    settings.PINTEREST_CLIENT_ID = settings.PINTEREST_CLIENT_ID or "sandbox-pinterest-client"
-    settings.PINTEREST_CLIENT_SECRET = settings.PINTEREST_CLIENT_SECRET or "sandbox-secret"
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID = (
+        conf.value("PINTEREST_CLIENT_ID") or "sandbox-pinterest-client"
+    )
+    settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = (
+        conf.value("PINTEREST_CLIENT_SECRET") or "sandbox-secret"
+    )
     purge_queues()
     metrics.reset()
     with app.connection_for_write() as connection:
@@ -69,9 +74,9 @@ def queued_at(link: LinkedAccount):
 
 def test_provider_tasks_have_their_own_queue_and_are_acknowledged_when_done():
     for task in (tasks.refresh_account, tasks.verify_account):
-        # The task names its queue itself (no route needed, so a host's app does the same);
-        # the sweep tests below read the messages off that queue.
-        assert task.queue == PROVIDER_QUEUE
+        # The app's routes (connectapp's router) send it there; the sweep tests below read the
+        # messages off that queue.
+        assert app.amqp.router.route({}, task.name)["queue"].name == PROVIDER_QUEUE
         assert task.acks_late and task.reject_on_worker_lost
         assert 0 < task.soft_time_limit < task.time_limit
     for task in (tasks.refresh_due, tasks.verify_all):
@@ -119,7 +124,7 @@ def test_the_refresh_ends_the_mark_and_the_link_is_queued_again_when_due_again(
     assert services.refresh_queued(account.pk) == "refreshed"
 
     assert queued_at(account) is None
-    settings.CONNECTAPP_REFRESH_WINDOW = timedelta(days=40)
+    settings.CONNECTAPP_REFRESH_WINDOW_SECONDS = 40 * 24 * 60 * 60
     assert tasks.refresh_due() == 1
 
 
@@ -139,7 +144,7 @@ def test_a_mark_older_than_the_lease_is_released_and_the_link_queued_again(
 ):
     lost = due_links(user, 1, queued_at=timezone.now() - timedelta(hours=4))[0]
     waiting = due_links(user, 1, queued_at=timezone.now() - timedelta(hours=1))[0]
-    settings.CONNECTAPP_REFRESH_LEASE = timedelta(hours=3)
+    settings.CONNECTAPP_REFRESH_LEASE_SECONDS = 3 * 60 * 60
 
     assert tasks.refresh_due() == 1
 
@@ -152,7 +157,7 @@ def test_the_sweep_queues_the_soonest_expiring_first_and_no_more_than_the_rate_l
     postgres, user, broker, settings
 ):
     settings.CONNECTAPP_RATE_LIMITS = {"pinterest": "2/m"}
-    settings.CONNECTAPP_REFRESH_SWEEP_INTERVAL = timedelta(minutes=1)
+    settings.CONNECTAPP_REFRESH_SWEEP_SECONDS = 60
     soonest, second, *_rest = due_links(user, 5)
 
     assert tasks.refresh_due() == 2
@@ -312,10 +317,10 @@ def test_stats_shows_the_refresh_queue(postgres, user, broker):
 def test_the_verify_sweep_queues_the_longest_unverified_first_within_the_rate_limit(
     postgres, user, broker, settings
 ):
-    settings.DISCOGS_CONSUMER_KEY = "key"
-    settings.DISCOGS_CONSUMER_SECRET = "secret"
+    settings.CONNECTAPP_DISCOGS_CONSUMER_KEY = "key"
+    settings.CONNECTAPP_DISCOGS_CONSUMER_SECRET = "secret"
     settings.CONNECTAPP_RATE_LIMITS = {"discogs": "2/m"}
-    settings.CONNECTAPP_VERIFY_INTERVAL = timedelta(minutes=1)
+    settings.CONNECTAPP_VERIFY_INTERVAL_SECONDS = 60
     now = timezone.now()
     never = DiscogsAccountFactory(user=user, last_verified_at=None)
     long_ago = DiscogsAccountFactory(user=user, last_verified_at=now - timedelta(days=2))

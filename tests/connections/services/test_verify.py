@@ -15,6 +15,7 @@ from django.conf import settings as django_settings
 from django.core import mail
 from django.core.management import call_command
 
+from connectapp import conf
 from connectapp.celery import app
 from connectapp.connections import services, tasks
 from connectapp.connections.models import ConnectionEvent, LinkedAccount
@@ -43,7 +44,7 @@ def quick_timeout(settings) -> None:
 @pytest.fixture
 def link(discogs, user, settings) -> LinkedAccount:
     """Alice's link to a Discogs account whose credentials the stand-in honours."""
-    grant = discogs.issue_access_token(settings.DISCOGS_CONSUMER_KEY, "crate-digger")
+    grant = discogs.issue_access_token(conf.value("DISCOGS_CONSUMER_KEY"), "crate-digger")
     return DiscogsAccountFactory(
         user=user,
         external_id=str(grant.user_id),
@@ -245,11 +246,11 @@ def test_the_verify_schedule_runs_at_the_configured_interval():
         text=True,
         check=True,
     )
-    assert configured.stdout.strip() == "900.0"
+    assert float(configured.stdout) == 900
 
 
 def test_the_command_verifies_by_hand_and_reports_each_link(link, discogs, user, settings):
-    other = discogs.issue_access_token(settings.DISCOGS_CONSUMER_KEY, "second-account")
+    other = discogs.issue_access_token(conf.value("DISCOGS_CONSUMER_KEY"), "second-account")
     revoked = DiscogsAccountFactory(
         user=user,
         external_id=str(other.user_id),

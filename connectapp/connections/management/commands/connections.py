@@ -4,9 +4,9 @@ new webhook endpoint's signing secret, once, is ever printed."""
 import json
 from collections.abc import Callable
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from connectapp import conf
 from connectapp.exceptions import (
     DecryptionError,
     InvalidEndpoint,
@@ -125,7 +125,7 @@ class Command(BaseCommand):
         self._one_selection(due=due, all=all, ids=ids)
         if due:
             names = _refreshing_providers()
-            window = settings.CONNECTAPP_REFRESH_WINDOW
+            window = conf.value("REFRESH_WINDOW_SECONDS")
             due = (
                 LinkedAccount.objects.filter(provider__in=names).due(window).order_by("expires_at")
             )
@@ -197,7 +197,9 @@ class Command(BaseCommand):
         )
 
     def handle_stats(self, *, prometheus: bool, reset: bool, **_) -> None:
-        queue = selectors.refresh_queue(_refreshing_providers(), settings.CONNECTAPP_REFRESH_WINDOW)
+        queue = selectors.refresh_queue(
+            _refreshing_providers(), conf.value("REFRESH_WINDOW_SECONDS")
+        )
         outcomes = metrics.outcome_counts()
         depths = metrics.queue_depths()
         write = self.stdout.write

@@ -14,6 +14,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from connectapp import conf
+
 DEMO_USER = ("demo", "connectapp-demo")
 DEMO_ADMIN = ("admin", "connectapp-admin")
 
@@ -38,7 +40,7 @@ class Command(BaseCommand):
             f"\nconnectapp demo on http://127.0.0.1:{port}/\n"
             f"  sign in as {DEMO_USER[0]} / {DEMO_USER[1]}"
             f"  (admin: {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]} at /admin/)\n"
-            f"  provider stand-ins: {'on' if settings.CONNECTAPP_SANDBOX else 'off'}\n"
+            f"  provider stand-ins: {'on' if conf.value('SANDBOX') else 'off'}\n"
             "  Ctrl-C stops everything\n"
         )
         children = []
@@ -58,8 +60,8 @@ class Command(BaseCommand):
                         ",".join(
                             (
                                 settings.CELERY_TASK_DEFAULT_QUEUE,
-                                settings.CONNECTAPP_PROVIDER_QUEUE,
-                                settings.CONNECTAPP_WEBHOOK_QUEUE,
+                                conf.value("PROVIDER_QUEUE"),
+                                conf.value("WEBHOOK_QUEUE"),
                             )
                         ),
                         "--loglevel=INFO",
