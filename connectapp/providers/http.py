@@ -12,10 +12,13 @@ knows what the provider's own "no" looks like.
 
 import base64
 import contextlib
+import heapq
+import itertools
 import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
@@ -158,16 +161,16 @@ class _Call:
     """One provider call's deadline: at its end, the sockets it uses are shut down.
 
     A read timeout alone bounds each read, not the call: a server that sends a byte every few
-    seconds keeps a call alive for ever. Shutting the socket down from a timer ends any read
-    in progress, wherever it is (the status line, the headers or the body).
+    seconds keeps a call alive for ever. Shutting the socket down from another thread ends any
+    read in progress, wherever it is (the status line, the headers or the body).
     """
 
     def __init__(self, seconds: float) -> None:
         self.expired = False
+        self._seconds = seconds
+        self._finished = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def watch(self, sock: socket.socket | None) -> None:
         if sock is None:
@@ -178,8 +181,11 @@ class _Call:
             else:
                 self._sockets.append(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """Shut the call's sockets, unless it has ended."""
         with self._lock:
+            if self._finished:
+                return
             self.expired = True
             for sock in self._sockets:
                 _shut(sock)
@@ -187,12 +193,53 @@ class _Call:
     def __enter__(self) -> "_Call":
         self._outer = getattr(_calls, "current", None)  # a call made inside a call
         _calls.current = self
-        self._timer.start()
+        _deadlines.watch(self, self._seconds)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self._finished = True
+            self._sockets = []
         _calls.current = self._outer
+
+
+class _Deadlines:
+    """The one thread of a process that ends the calls whose deadline has come.
+
+    A timer thread of its own for each call cost more than the rest of the call's client side
+    (a thread start is a tenth of a millisecond, and a wait for the new thread to run): here a
+    call adds itself to a heap and is left there when it ends; the thread wakes only for the
+    earliest deadline, and a call that has ended by then is dropped.
+    """
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Call]] = []
+        self._order = itertools.count()
+        self._changed = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+
+    def watch(self, call: _Call, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        with self._changed:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="connectapp-call-deadlines", daemon=True
+                )
+                self._thread.start()
+            heapq.heappush(self._due, (deadline, next(self._order), call))
+            if self._due[0][2] is call:
+                self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._changed.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                call = heapq.heappop(self._due)[2]
+            call.expire()
+
+
+_deadlines = _Deadlines()
 
 
 def _shut(sock: socket.socket) -> None:
@@ -260,13 +307,15 @@ class _KeptAdapter(_DeadlineAdapter):
 _kept = threading.local()
 
 
-def _forget_kept_connections() -> None:
-    """A forked child must not share its parent's sockets: it starts with none."""
-    global _kept
+def _in_forked_child() -> None:
+    """A forked child must not share its parent's sockets: it starts with none, and with a
+    deadline thread of its own (a child has only the thread that forked)."""
+    global _kept, _deadlines
     _kept = threading.local()
+    _deadlines = _Deadlines()
 
 
-os.register_at_fork(after_in_child=_forget_kept_connections)
+os.register_at_fork(after_in_child=_in_forked_child)
 
 
 def keep_alive(session: requests.Session) -> requests.Session:
