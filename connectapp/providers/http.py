@@ -12,6 +12,7 @@ knows what the provider's own "no" looks like.
 
 import base64
 import contextlib
+import functools
 import heapq
 import itertools
 import os
@@ -19,10 +20,11 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -31,6 +33,7 @@ import urllib3
 from django.conf import settings
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
+from requests.sessions import merge_setting
 
 from connectapp.exceptions import ProviderUnavailable, UnusableAnswer
 from connectapp.redaction import SECRET_NAMES, provider_text
@@ -329,6 +332,13 @@ def keep_alive(session: requests.Session) -> requests.Session:
     return session
 
 
+@functools.lru_cache(maxsize=256)
+def _environment_proxies(origin: str, no_proxy: str | None) -> Mapping[str, str]:
+    """Return the proxies the environment gives calls to `origin` (requests' reading of
+    `HTTPS_PROXY`, `NO_PROXY`, …), read once per process: its environment is set when it starts."""
+    return MappingProxyType(requests.utils.get_environ_proxies(origin, no_proxy=no_proxy))
+
+
 class GuardedSession(requests.Session):
     """A session no provider can hang, bloat or send elsewhere. Every provider call uses one.
 
@@ -354,6 +364,30 @@ class GuardedSession(requests.Session):
         super().__init__(*args, **kwargs)
         self.mount("http://", _DeadlineAdapter())
         self.mount("https://", _DeadlineAdapter())
+
+    def merge_environment_settings(
+        self, url: str, proxies: dict | None, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        """requests' own, with the environment's proxies for the URL's origin read once per
+        process (`_environment_proxies`): requests reads them anew for every call, walking every
+        environment variable, which costs as much as the rest of the call's client side."""
+        if not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        proxies = {} if proxies is None else proxies
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        for name, value in _environment_proxies(origin, proxies.get("no_proxy")).items():
+            proxies.setdefault(name, value)
+        if verify is True or verify is None:
+            verify = (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
+            )
+        return {
+            "proxies": merge_setting(proxies, self.proxies),
+            "stream": merge_setting(stream, self.stream),
+            "verify": merge_setting(verify, self.verify),
+            "cert": merge_setting(cert, self.cert),
+        }
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         """Return the provider's answer, read whole and within the limits above."""
