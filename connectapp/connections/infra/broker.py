@@ -1,4 +1,5 @@
-"""Publishing one task message per link in bulk: the sweeps enqueue thousands at a time.
+"""Publishing one task message per link (or event) in bulk: the sweeps enqueue thousands at a
+time, and every announced event publishes its fan-out.
 
 `task.apply_async` builds each message from scratch (routing, headers, serialization, the
 envelope): about half a millisecond of Python per message, fifty times what putting it on the
@@ -6,9 +7,10 @@ broker costs. Here, on the Redis broker, the message is built once through Celer
 themselves (`apply_async` to an in-memory kombu connection, the same virtual-transport
 envelope Redis stores) and then copied for each link, with that link's id in the arguments
 and a task id and delivery tag of its own, and the batch is pushed with one `LPUSH` of many
-values: one round trip. What the worker receives is exactly what `apply_async` would have
-sent (tests compare them and run them through a real worker). Only Celery's publish signals
-(`before_task_publish`, `after_task_publish`) are not sent for the copies.
+values: one round trip. The message is built once per process and task (see `_template`).
+What the worker receives is exactly what `apply_async` would have sent (tests compare them and
+run them through a real worker). Only Celery's publish signals (`before_task_publish`,
+`after_task_publish`) are not sent for the copies.
 
 Any other broker (the demo's file-system one), a routed exchange, a priority or eager mode
 (tasks run where they are sent) falls back to `apply_async` per message.
