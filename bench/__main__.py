@@ -12,7 +12,9 @@
 4. The events table over a simulated year of hourly refreshes with the retention pruning.
 
 The token endpoint is a minimal keep-alive HTTP server in this process (any refresh token
-gets new tokens), so what is measured is connectapp, not a stand-in's OAuth validation. It
+gets new tokens, for the account its refresh token names), with the identity route a refresh
+asks afterwards (whose the new access token is), so what is measured is connectapp, not a
+stand-in's OAuth validation. It
 runs in a database of its own (`<DATABASE_URL's name>_bench`, created and dropped) and on the
 Redis broker of `CELERY_BROKER_URL`.
 """
@@ -20,6 +22,7 @@ Redis broker of `CELERY_BROKER_URL`.
 import argparse
 import json
 import os
+import re
 import secrets
 import statistics
 import sys
@@ -50,8 +53,18 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+#: A bench token names its account: `pina_<account>.<random>` (access), `pinr_…` (refresh).
+ACCOUNT_IN_REFRESH = re.compile(rb"refresh_token=pinr_([\w-]+)\.")
+ACCOUNT_IN_ACCESS = re.compile(r"Bearer pina_([\w-]+)\.")
+
+
+def bench_token(kind: str, account: str) -> str:
+    return f"{kind}_{account}.{secrets.token_urlsafe(32)}"
+
+
 class TokenEndpoint(BaseHTTPRequestHandler):
-    """Answers every POST with new tokens after `latency` seconds, keeping the connection."""
+    """Answers every POST with new tokens after `latency` seconds, and `GET …/user_account`
+    with the account the Bearer token names, keeping the connection."""
 
     protocol_version = "HTTP/1.1"
     # One write per answer, sent at once (no Nagle delay waiting for the client's ACK).
@@ -60,20 +73,32 @@ class TokenEndpoint(BaseHTTPRequestHandler):
     latency = 0.0
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        form = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.latency:
             time.sleep(self.latency)
-        body = json.dumps(
+        named = ACCOUNT_IN_REFRESH.search(form)
+        account = named[1].decode() if named else "anyone"
+        self.answer(
             {
-                "access_token": "pina_" + secrets.token_urlsafe(32),
-                "refresh_token": "pinr_" + secrets.token_urlsafe(32),
+                "access_token": bench_token("pina", account),
+                "refresh_token": bench_token("pinr", account),
                 "token_type": "bearer",
                 "expires_in": 30 * 24 * 3600,
                 "refresh_token_expires_in": 365 * 24 * 3600,
                 "scope": "user_accounts:read",
             }
-        ).encode()
-        self.send_response(200)
+        )
+
+    def do_GET(self) -> None:
+        named = ACCOUNT_IN_ACCESS.match(self.headers.get("Authorization", ""))
+        if not self.path.endswith("/user_account") or not named:
+            self.answer({"code": 401, "message": "Authentication failed."}, status=401)
+            return
+        self.answer({"id": named[1], "username": named[1], "account_type": "PINNER"})
+
+    def answer(self, content: dict, status: int = 200) -> None:
+        body = json.dumps(content).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -239,6 +264,17 @@ def insert_links(count: int, due: float) -> None:
         cursor.execute("ANALYZE connections_refreshschedule")
 
 
+def give_account_tokens(ids: list[int]) -> None:
+    """Refresh tokens naming each link's account, so the bench's identity route answers with
+    the link's own external id (a refresh checks whom its new token belongs to)."""
+    from connectapp.connections.models import LinkedAccount
+
+    links = list(LinkedAccount.objects.filter(pk__in=ids).only("pk", "external_id"))
+    for link in links:
+        link.refresh_token = bench_token("pinr", link.external_id)
+    LinkedAccount.objects.bulk_update(links, ["refresh_token"], batch_size=500)
+
+
 # --- 1. one refresh in this process -----------------------------------------------------------
 
 
@@ -312,6 +348,7 @@ def in_process(refreshes: int, repetitions: int = 3) -> dict:
     reset_links()
     insert_links(refreshes, due=1.0)
     ids = list(LinkedAccount.objects.order_by("pk").values_list("pk", flat=True))
+    give_account_tokens(ids)
     make_floor_table(len(ids))
     rows = list(range(1, len(ids) + 1))
     session = requests.Session()
@@ -364,6 +401,7 @@ def through_workers(concurrency: int, latency: float, environment: dict, log: Pa
     count = max(120, 60 * concurrency) if latency else 400
     reset_links()
     insert_links(count, due=1.0)
+    give_account_tokens(list(LinkedAccount.objects.values_list("pk", flat=True)))
     purge_queues()
     TokenEndpoint.latency = latency
     assert tasks.refresh_due() == count

@@ -36,8 +36,10 @@ class LinkQuerySet(models.QuerySet):
     """The words the services, selectors, admin and commands use to pick links."""
 
     def locked(self) -> "LinkQuerySet":
-        """Return these links locked for update until the caller's transaction ends."""
-        return self.select_for_update()
+        """Return these links locked for update until the caller's transaction ends; only the
+        links' rows, so their owners may be read in the same query (`select_related("user")`)
+        without locking them too."""
+        return self.select_for_update(of=("self",))
 
     def live(self) -> "LinkQuerySet":
         """Return the links not disconnected (a disconnected one keeps only its history)."""

@@ -7,6 +7,9 @@ unusable answer into `UnusableAnswer`, an outage (retried later, never "needs re
 """
 
 import json
+import os
+import select
+import signal
 import threading
 import time
 import tracemalloc
@@ -159,6 +162,30 @@ def test_the_deadline_holds_in_a_worker_thread_too(hostile, hostile_settings):
 
     assert isinstance(outcome["error"], ProviderUnavailable)
     assert outcome["took"] < DEADLINE + 0.75
+
+
+def test_the_deadline_holds_in_a_forked_child_of_a_process_that_already_made_calls(
+    hostile, hostile_settings
+):
+    hostile.drip(0.1)
+    with pytest.raises(ProviderUnavailable):
+        Pinterest().refresh(OLD)  # the parent's deadlines are watched by a thread of its own
+    read, write = os.pipe()
+
+    child = os.fork()
+    if child == 0:  # only the forking thread lives on here: the child needs a watcher of its own
+        started = time.monotonic()
+        try:
+            Pinterest().refresh(OLD)
+        except ProviderUnavailable:
+            os.write(write, f"{time.monotonic() - started:.3f}".encode())
+        os._exit(0)
+    answered, _, _ = select.select([read], [], [], DEADLINE + 5)
+    os.kill(child, signal.SIGKILL)  # a child left without a deadline would drip for a minute
+    os.waitpid(child, 0)
+
+    assert answered, "the call in the child was not cut off"
+    assert float(os.read(read, 32)) < DEADLINE + 0.75
 
 
 # --- 2. a cap on the size of every answer ----------------------------------------------------

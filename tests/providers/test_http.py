@@ -5,6 +5,7 @@ import requests
 
 from connectapp.exceptions import ProviderUnavailable
 from connectapp.providers import http
+from tests.providers.hostile_server import HostileServer
 
 
 def answer(status: int, retry_after: str) -> requests.Response:
@@ -72,3 +73,20 @@ def test_each_thread_and_each_forked_child_keeps_connections_of_its_own():
     assert theirs[0] is not mine
     assert os.read(read, 10) == b"own"
     assert kept_adapter() is mine
+
+
+def test_provider_calls_go_through_the_proxy_the_environment_names(monkeypatch):
+    proxy = HostileServer().start()
+    proxy.json({"id": "pinner"})
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        answer = http.GuardedSession().get("http://provider-behind-a-proxy.example/v5/user_account")
+    finally:
+        proxy.stop()
+
+    assert answer.json() == {"id": "pinner"}
+    assert [request.path for request in proxy.requests] == [
+        "http://provider-behind-a-proxy.example/v5/user_account"
+    ]

@@ -1,4 +1,5 @@
-"""Publishing one task message per link in bulk: the sweeps enqueue thousands at a time.
+"""Publishing one task message per link (or event) in bulk: the sweeps enqueue thousands at a
+time, and every announced event publishes its fan-out.
 
 `task.apply_async` builds each message from scratch (routing, headers, serialization, the
 envelope): about half a millisecond of Python per message, fifty times what putting it on the
@@ -6,9 +7,10 @@ broker costs. Here, on the Redis broker, the message is built once through Celer
 themselves (`apply_async` to an in-memory kombu connection, the same virtual-transport
 envelope Redis stores) and then copied for each link, with that link's id in the arguments
 and a task id and delivery tag of its own, and the batch is pushed with one `LPUSH` of many
-values: one round trip. What the worker receives is exactly what `apply_async` would have
-sent (tests compare them and run them through a real worker). Only Celery's publish signals
-(`before_task_publish`, `after_task_publish`) are not sent for the copies.
+values: one round trip. The message is built once per process and task (see `_template`).
+What the worker receives is exactly what `apply_async` would have sent (tests compare them and
+run them through a real worker). Only Celery's publish signals (`before_task_publish`,
+`after_task_publish`) are not sent for the copies.
 
 Any other broker (the demo's file-system one), a routed exchange, a priority or eager mode
 (tasks run where they are sent) falls back to `apply_async` per message.
@@ -59,6 +61,19 @@ class Template:
         )
 
 
+#: Templates by app, task and fixed arguments: a task's message changes only with its code
+#: and the app's configuration, both set when the process starts.
+_templates: dict[tuple, Template] = {}
+
+
+def _template(task: Task, rest: Sequence) -> Template:
+    key = (id(task.app), task.name, *rest)
+    template = _templates.get(key)
+    if template is None:
+        template = _templates[key] = Template(task, rest)
+    return template
+
+
 def _queue_of(task: Task) -> str:
     """Return the queue `apply_async` sends `task` to: its route's (`task_routes`)."""
     return task.app.amqp.router.route({}, task.name)["queue"].name
@@ -67,7 +82,8 @@ def _queue_of(task: Task) -> str:
 def publish_each(task: Task, link_ids: Sequence[int], *rest) -> None:
     """Publish `task` once for each link id, with `rest` after the id: `task(link_id, *rest)`.
 
-    On Redis, one round trip for all of them, in order (the first id is consumed first).
+    On Redis, one round trip for all of them, in order (the first id is consumed first), and
+    a tenth of `apply_async`'s work for a single one.
     """
     if not link_ids:
         return
@@ -76,7 +92,7 @@ def publish_each(task: Task, link_ids: Sequence[int], *rest) -> None:
             task.apply_async((link_id, *rest))
         return
     with task.app.producer_or_acquire() as producer:
-        template = Template(task, rest) if _is_redis(producer) else None
+        template = _template(task, rest) if _is_redis(producer) else None
         if template is None or not template.plain:
             for link_id in link_ids:
                 task.apply_async((link_id, *rest), producer=producer)

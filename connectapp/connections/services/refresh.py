@@ -69,7 +69,9 @@ def refresh(
     rotated: TokenSet | None = None
     try:
         with transaction.atomic():
-            link = LinkedAccount.objects.locked().filter(pk=link_id).first()
+            # The owner comes along, so the event announcing the refresh names them without
+            # a query of its own after the commit.
+            link = LinkedAccount.objects.locked().select_related("user").filter(pk=link_id).first()
             if link is None:
                 return RefreshOutcome.GONE
             provider = registry.get(link.provider)

@@ -53,13 +53,13 @@ def test_a_refresh_locks_the_row_writes_what_changed_and_records_one_event(pinte
         assert services.refresh_queued(link.pk) == "refreshed"
 
     statements = [query["sql"] for query in queries]
-    # Lock, write what changed, the history entry and its outbox row, commit; after the commit
-    # the signals read the owner's username.
+    # Lock (reading the owner too, for the signals), write what changed, the history entry and
+    # its outbox row, commit; nothing after the commit.
     assert [sql.split()[0] for sql in statements] == [
-        "BEGIN", "SELECT", "UPDATE", "INSERT", "INSERT", "COMMIT", "SELECT",
+        "BEGIN", "SELECT", "UPDATE", "INSERT", "INSERT", "COMMIT",
     ]  # fmt: skip
     assert "connections_announcedevent" in statements[4]
-    assert statements[1].endswith("FOR UPDATE")
+    assert statements[1].endswith('FOR UPDATE OF "connections_linkedaccount"')
     written = statements[2].split(" SET ")[1].split(" WHERE ")[0]
     assert sorted(part.split(" = ")[0].strip('"') for part in written.split(", ")) == [
         "access_token", "expires_at", "last_refreshed_at", "refresh_expires_at",
