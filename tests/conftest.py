@@ -75,6 +75,16 @@ def quick_password_hashing(settings) -> None:
 
 
 @pytest.fixture
+def configured_providers(settings) -> None:
+    """Both providers have app credentials, so the site offers them (no test reaches them
+    with these: a test that calls a provider points it at a stand-in)."""
+    settings.CONNECTAPP_DISCOGS_CONSUMER_KEY = "key"
+    settings.CONNECTAPP_DISCOGS_CONSUMER_SECRET = "secret"
+    settings.CONNECTAPP_PINTEREST_CLIENT_ID = "id"
+    settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = "secret"
+
+
+@pytest.fixture
 def postgres(db) -> None:
     if connection.vendor != "postgresql":
         pytest.fail("this test needs PostgreSQL: set DATABASE_URL=postgres://…")

@@ -153,102 +153,69 @@ def test_every_connectapp_variable_reaches_the_app(tmp_path):
     keys = [Fernet.generate_key().decode(), Fernet.generate_key().decode()]
     providers_file = tmp_path / "providers.toml"
     providers_file.write_text("")
-    # variable: (its text in the environment, the setting it sets, the value the app reads)
-    table = {
-        "TOKEN_ENCRYPTION_KEYS": (",".join(keys), "TOKEN_ENCRYPTION_KEYS", keys),
-        "DISCOGS_CONSUMER_KEY": ("dk", "DISCOGS_CONSUMER_KEY", "dk"),
-        "DISCOGS_CONSUMER_SECRET": ("ds", "DISCOGS_CONSUMER_SECRET", "ds"),
-        "DISCOGS_API_URL": ("https://d.example", "DISCOGS_API_URL", "https://d.example"),
-        "DISCOGS_AUTHORIZE_URL": (
-            "https://d.example/a",
-            "DISCOGS_AUTHORIZE_URL",
-            "https://d.example/a",
-        ),
-        "DISCOGS_SIGNATURE_METHOD": ("PLAINTEXT", "DISCOGS_SIGNATURE_METHOD", "PLAINTEXT"),
-        "PINTEREST_CLIENT_ID": ("pc", "PINTEREST_CLIENT_ID", "pc"),
-        "PINTEREST_CLIENT_SECRET": ("ps", "PINTEREST_CLIENT_SECRET", "ps"),
-        "PINTEREST_API_URL": ("https://p.example/v5", "PINTEREST_API_URL", "https://p.example/v5"),
-        "PINTEREST_AUTHORIZE_URL": (
-            "https://p.example/o",
-            "PINTEREST_AUTHORIZE_URL",
-            "https://p.example/o",
-        ),
-        "PINTEREST_SCOPES": ("a:read,b:read", "PINTEREST_SCOPES", ["a:read", "b:read"]),
-        "CONNECTAPP_PROVIDERS_FILE": (str(providers_file), "PROVIDERS_FILE", str(providers_file)),
-        "CONNECTAPP_SANDBOX": ("true", "SANDBOX", True),
-        "CONNECTAPP_SANDBOX_URL": ("http://127.0.0.1:9/s", "SANDBOX_URL", "http://127.0.0.1:9/s"),
-        "CONNECTAPP_PUBLIC_URL": ("https://c.example", "PUBLIC_URL", "https://c.example"),
-        "CONNECTAPP_FLOW_TTL_SECONDS": ("120", "FLOW_TTL_SECONDS", timedelta(seconds=120)),
-        "CONNECTAPP_HTTP_TIMEOUT": ("2.5", "HTTP_TIMEOUT", 2.5),
-        "CONNECTAPP_HTTP_MAX_RESPONSE_BYTES": ("2048", "HTTP_MAX_RESPONSE_BYTES", 2048),
-        "CONNECTAPP_CONNECT_RATE_LIMIT": ("5/m", "CONNECT_RATE_LIMIT", "5/m"),
-        "CONNECTAPP_USER_AGENT": ("site/2.0", "USER_AGENT", "site/2.0"),
-        "CONNECTAPP_REFRESH_WINDOW_SECONDS": ("3600", "REFRESH_WINDOW_SECONDS", timedelta(hours=1)),
-        "CONNECTAPP_REFRESH_SWEEP_SECONDS": ("30", "REFRESH_SWEEP_SECONDS", timedelta(seconds=30)),
-        "CONNECTAPP_REFRESH_LEASE_SECONDS": ("7200", "REFRESH_LEASE_SECONDS", timedelta(hours=2)),
-        "CONNECTAPP_SWEEP_BATCH_SIZE": ("50", "SWEEP_BATCH_SIZE", 50),
-        "CONNECTAPP_RATE_LIMITS": (
-            "discogs=30/m,x=1/s",
-            "RATE_LIMITS",
-            {"discogs": "30/m", "x": "1/s"},
-        ),
-        "CONNECTAPP_REDIS_URL": (
-            "redis://store.example:6379/1",
-            "REDIS_URL",
-            "redis://store.example:6379/1",
-        ),
-        "CONNECTAPP_PROVIDER_QUEUE": ("calls", "PROVIDER_QUEUE", "calls"),
-        "CONNECTAPP_TASK_SOFT_TIME_LIMIT_SECONDS": ("40", "TASK_SOFT_TIME_LIMIT_SECONDS", 40),
-        "CONNECTAPP_SWEEP_TIME_LIMIT_SECONDS": ("600", "SWEEP_TIME_LIMIT_SECONDS", 600),
-        "CONNECTAPP_RECONNECT_WARNING_SECONDS": (
-            "86400",
-            "RECONNECT_WARNING_SECONDS",
-            timedelta(days=1),
-        ),
-        "CONNECTAPP_EVENT_RETENTION_DAYS": ("30", "EVENT_RETENTION_DAYS", timedelta(days=30)),
-        "CONNECTAPP_WEBHOOK_RETENTION_DAYS": ("7", "WEBHOOK_RETENTION_DAYS", timedelta(days=7)),
-        "CONNECTAPP_VERIFY_INTERVAL_SECONDS": (
-            "900",
-            "VERIFY_INTERVAL_SECONDS",
-            timedelta(minutes=15),
-        ),
-        "CONNECTAPP_API_RATE_LIMIT": ("100/60", "API_RATE_LIMIT", "100/60"),
+    # The variables whose text the app reads as it is, and those it converts (text, value).
+    as_written = {
+        "DISCOGS_CONSUMER_KEY": "dk",
+        "DISCOGS_CONSUMER_SECRET": "ds",
+        "DISCOGS_API_URL": "https://d.example",
+        "DISCOGS_AUTHORIZE_URL": "https://d.example/a",
+        "DISCOGS_SIGNATURE_METHOD": "PLAINTEXT",
+        "PINTEREST_CLIENT_ID": "pc",
+        "PINTEREST_CLIENT_SECRET": "ps",
+        "PINTEREST_API_URL": "https://p.example/v5",
+        "PINTEREST_AUTHORIZE_URL": "https://p.example/o",
+        "CONNECTAPP_PROVIDERS_FILE": str(providers_file),
+        "CONNECTAPP_SANDBOX_URL": "http://127.0.0.1:9/s",
+        "CONNECTAPP_PUBLIC_URL": "https://c.example",
+        "CONNECTAPP_CONNECT_RATE_LIMIT": "5/m",
+        "CONNECTAPP_USER_AGENT": "site/2.0",
+        "CONNECTAPP_REDIS_URL": "redis://store.example:6379/1",
+        "CONNECTAPP_PROVIDER_QUEUE": "calls",
+        "CONNECTAPP_API_RATE_LIMIT": "100/60",
+        "CONNECTAPP_WEBHOOK_QUEUE": "hooks",
+    }
+    converted = {
+        "TOKEN_ENCRYPTION_KEYS": (",".join(keys), keys),
+        "PINTEREST_SCOPES": ("a:read,b:read", ["a:read", "b:read"]),
+        "CONNECTAPP_SANDBOX": ("true", True),
+        "CONNECTAPP_FLOW_TTL_SECONDS": ("120", timedelta(seconds=120)),
+        "CONNECTAPP_HTTP_TIMEOUT": ("2.5", 2.5),
+        "CONNECTAPP_HTTP_MAX_RESPONSE_BYTES": ("2048", 2048),
+        "CONNECTAPP_REFRESH_WINDOW_SECONDS": ("3600", timedelta(hours=1)),
+        "CONNECTAPP_REFRESH_SWEEP_SECONDS": ("30", timedelta(seconds=30)),
+        "CONNECTAPP_REFRESH_LEASE_SECONDS": ("7200", timedelta(hours=2)),
+        "CONNECTAPP_SWEEP_BATCH_SIZE": ("50", 50),
+        "CONNECTAPP_RATE_LIMITS": ("discogs=30/m,x=1/s", {"discogs": "30/m", "x": "1/s"}),
+        "CONNECTAPP_TASK_SOFT_TIME_LIMIT_SECONDS": ("40", 40),
+        "CONNECTAPP_SWEEP_TIME_LIMIT_SECONDS": ("600", 600),
+        "CONNECTAPP_RECONNECT_WARNING_SECONDS": ("86400", timedelta(days=1)),
+        "CONNECTAPP_EVENT_RETENTION_DAYS": ("30", timedelta(days=30)),
+        "CONNECTAPP_WEBHOOK_RETENTION_DAYS": ("7", timedelta(days=7)),
+        "CONNECTAPP_VERIFY_INTERVAL_SECONDS": ("900", timedelta(minutes=15)),
         "CONNECTAPP_CONNECT_RETURN_ORIGINS": (
             "https://a.example,https://b.example",
-            "CONNECT_RETURN_ORIGINS",
             ["https://a.example", "https://b.example"],
         ),
-        "CONNECTAPP_CONNECT_SESSION_TTL_SECONDS": (
-            "600",
-            "CONNECT_SESSION_TTL_SECONDS",
-            timedelta(minutes=10),
-        ),
-        "CONNECTAPP_PROXY_MAX_BYTES": ("4096", "PROXY_MAX_BYTES", 4096),
-        "CONNECTAPP_PROXY_DEADLINE_SECONDS": ("12.5", "PROXY_DEADLINE_SECONDS", 12.5),
-        "CONNECTAPP_WEBHOOK_QUEUE": ("hooks", "WEBHOOK_QUEUE", "hooks"),
-        "CONNECTAPP_WEBHOOK_TIMEOUT": ("4", "WEBHOOK_TIMEOUT", 4.0),
-        "CONNECTAPP_WEBHOOK_MAX_RESPONSE_BYTES": ("1000", "WEBHOOK_MAX_RESPONSE_BYTES", 1000),
-        "CONNECTAPP_WEBHOOK_RETRY_SCHEDULE_SECONDS": (
-            "1,2.5",
-            "WEBHOOK_RETRY_SCHEDULE_SECONDS",
-            [1.0, 2.5],
-        ),
-        "CONNECTAPP_WEBHOOK_MAX_COUNTDOWN": ("60", "WEBHOOK_MAX_COUNTDOWN", 60.0),
-        "CONNECTAPP_WEBHOOK_LEASE_SECONDS": ("90", "WEBHOOK_LEASE_SECONDS", timedelta(seconds=90)),
-        "CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY": ("2", "WEBHOOK_ENDPOINT_CONCURRENCY", 2),
-        "CONNECTAPP_WEBHOOK_DISABLE_AFTER_SECONDS": (
-            "3600",
-            "WEBHOOK_DISABLE_AFTER_SECONDS",
-            timedelta(hours=1),
-        ),
-        "CONNECTAPP_WEBHOOK_ALLOW_PRIVATE": ("false", "WEBHOOK_ALLOW_PRIVATE", False),
+        "CONNECTAPP_CONNECT_SESSION_TTL_SECONDS": ("600", timedelta(minutes=10)),
+        "CONNECTAPP_PROXY_MAX_BYTES": ("4096", 4096),
+        "CONNECTAPP_PROXY_DEADLINE_SECONDS": ("12.5", 12.5),
+        "CONNECTAPP_WEBHOOK_TIMEOUT": ("4", 4.0),
+        "CONNECTAPP_WEBHOOK_MAX_RESPONSE_BYTES": ("1000", 1000),
+        "CONNECTAPP_WEBHOOK_RETRY_SCHEDULE_SECONDS": ("1,2.5", [1.0, 2.5]),
+        "CONNECTAPP_WEBHOOK_MAX_COUNTDOWN": ("60", 60.0),
+        "CONNECTAPP_WEBHOOK_LEASE_SECONDS": ("90", timedelta(seconds=90)),
+        "CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY": ("2", 2),
+        "CONNECTAPP_WEBHOOK_DISABLE_AFTER_SECONDS": ("3600", timedelta(hours=1)),
+        "CONNECTAPP_WEBHOOK_ALLOW_PRIVATE": ("false", False),
     }
-    names = [name for _, name, _ in table.values()] + ["TASK_TIME_LIMIT_SECONDS"]
+    table = {variable: (text, text) for variable, text in as_written.items()} | converted
+    setting = {variable: variable.removeprefix("CONNECTAPP_") for variable in table}
+    names = [*setting.values(), "TASK_TIME_LIMIT_SECONDS"]
 
-    values = conf_values(names, **{variable: text for variable, (text, _, _) in table.items()})
+    values = conf_values(names, **{variable: text for variable, (text, _) in table.items()})
 
     assert values == {
-        **{name: repr(expected) for _, name, expected in table.values()},
+        **{setting[variable]: repr(value) for variable, (_, value) in table.items()},
         "TASK_TIME_LIMIT_SECONDS": "70",
     }
 

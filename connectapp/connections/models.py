@@ -32,6 +32,27 @@ RENEWABLE = ~Q(refresh_token="") | Q(user=None)
 RENEWABLE_SCHEDULE = ~Q(link__refresh_token="") | Q(link__user=None)
 
 
+def part_of(
+    model: type[models.Model] | str, related_name: str, verbose_name: str | None = None
+) -> models.ForeignKey:
+    """Return a key to the row this one is part of: deleted with it, and listed on it as
+    `related_name`."""
+    return models.ForeignKey(
+        model, on_delete=models.CASCADE, related_name=related_name, verbose_name=verbose_name
+    )
+
+
+def names_or_all(verbose_name: str, help_text: str) -> models.JSONField:
+    """Return a field listing the names (providers, event types) a row is limited to, where
+    the empty list stands for every name; `includes` reads it."""
+    return models.JSONField(verbose_name, default=list, blank=True, help_text=help_text)
+
+
+def includes(names: list[str], name: str) -> bool:
+    """Return whether a `names_or_all` list takes in `name`: it names it, or names none."""
+    return not names or name in names
+
+
 class LinkQuerySet(models.QuerySet):
     """The words the services, selectors, admin and commands use to pick links."""
 
@@ -296,9 +317,7 @@ class ConnectionEvent(models.Model):
         FAILED = "failed", _("Failed")
         TRANSIENT = "transient", _("Provider unavailable")
 
-    account = models.ForeignKey(
-        LinkedAccount, on_delete=models.CASCADE, related_name="events", verbose_name=_("account")
-    )
+    account = part_of(LinkedAccount, "events", _("account"))
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     outcome = models.CharField(
         _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.OK
@@ -351,12 +370,7 @@ class ApiKey(models.Model):
     )
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(_("scopes"), default=list)
-    providers = models.JSONField(
-        _("providers"),
-        default=list,
-        blank=True,
-        help_text=_("the providers this key may use; empty for all"),
-    )
+    providers = names_or_all(_("providers"), _("the providers this key may use; empty for all"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
@@ -373,22 +387,19 @@ class ApiKey(models.Model):
         return self.revoked_at is not None
 
     def allows_provider(self, provider: str) -> bool:
-        return not self.providers or provider in self.providers
+        return includes(self.providers, provider)
 
 
 class ApiUsage(models.Model):
-    """How often one key read one link's credentials or called its provider through the proxy."""
+    """How often one key read one link's credentials or called its provider through the proxy:
+    one row per key, link and kind, counted up in place by `apikeys.count_use`."""
 
     class Kind(models.TextChoices):
         CREDENTIALS = "credentials", _("Credentials read")
         PROXY = "proxy", _("Proxied call")
 
-    key = models.ForeignKey(
-        ApiKey, on_delete=models.CASCADE, related_name="usage", verbose_name=_("API key")
-    )
-    account = models.ForeignKey(
-        LinkedAccount, on_delete=models.CASCADE, related_name="api_usage", verbose_name=_("account")
-    )
+    key = part_of(ApiKey, "usage", _("API key"))
+    account = part_of(LinkedAccount, "api_usage", _("account"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     count = models.PositiveBigIntegerField(_("count"), default=0)
     last_at = models.DateTimeField(_("last used at"))
@@ -490,12 +501,7 @@ class WebhookEndpoint(models.Model):
 
     url = models.URLField(_("URL"), max_length=2000)
     description = models.CharField(_("description"), max_length=200, blank=True, default="")
-    events = models.JSONField(
-        _("events"),
-        default=list,
-        blank=True,
-        help_text=_("the event types it wants; empty for every type"),
-    )
+    events = names_or_all(_("events"), _("the event types it wants; empty for every type"))
     is_active = models.BooleanField(_("active"), default=True)
     secret = EncryptedTextField(editable=False)
     # Set by the first failure of a run of failures, cleared by any success.
@@ -518,7 +524,7 @@ class WebhookEndpoint(models.Model):
         return self.url
 
     def wants(self, event_type: str) -> bool:
-        return not self.events or event_type in self.events
+        return includes(self.events, event_type)
 
 
 class WebhookDelivery(models.Model):
@@ -529,15 +535,8 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed (retries exhausted)")
 
-    event = models.ForeignKey(
-        AnnouncedEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event")
-    )
-    endpoint = models.ForeignKey(
-        WebhookEndpoint,
-        on_delete=models.CASCADE,
-        related_name="deliveries",
-        verbose_name=_("endpoint"),
-    )
+    event = part_of(AnnouncedEvent, "deliveries", _("event"))
+    endpoint = part_of(WebhookEndpoint, "deliveries", _("endpoint"))
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
     )
@@ -580,7 +579,7 @@ class WebhookDelivery(models.Model):
 class DeliveryAttempt(models.Model):
     """One HTTP request of a delivery and what came back (the first bytes only)."""
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    delivery = part_of(WebhookDelivery, "attempts")
     attempted_at = models.DateTimeField(_("attempted at"), default=timezone.now)
     status_code = models.PositiveIntegerField(_("status code"), null=True, blank=True)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)

@@ -405,20 +405,9 @@ def test_marking_needs_reconnect_without_a_reason_says_an_admin_asked(admin_clie
     assert account.last_error == "An administrator asked for this link to be connected again."
 
 
-@pytest.fixture
-def configured(settings) -> None:
-    """Both providers have app credentials (pointed nowhere: these tests never reach them)."""
-    settings.CONNECTAPP_PINTEREST_CLIENT_ID, settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = (
-        "id",
-        "secret",
-    )
-    settings.CONNECTAPP_DISCOGS_CONSUMER_KEY, settings.CONNECTAPP_DISCOGS_CONSUMER_SECRET = (
-        "key",
-        "secret",
-    )
-
-
-def test_refresh_reports_links_whose_tokens_do_not_expire_or_are_not_live(admin_client, configured):
+def test_refresh_reports_links_whose_tokens_do_not_expire_or_are_not_live(
+    admin_client, configured_providers
+):
     records = DiscogsAccountFactory(username="crates")
     revoked = LinkedAccountFactory(status=Status.REVOKED, username="gone-pins")
     waiting = LinkedAccountFactory(status=Status.NEEDS_RECONNECT, username="old-pins")
@@ -434,7 +423,7 @@ def test_refresh_reports_links_whose_tokens_do_not_expire_or_are_not_live(admin_
     assert not ConnectionEvent.objects.exists()
 
 
-def test_verify_skips_disconnected_links(admin_client, configured):
+def test_verify_skips_disconnected_links(admin_client, configured_providers):
     revoked = DiscogsAccountFactory(status=Status.REVOKED, username="gone")
 
     done = act(admin_client, "verify_now", revoked)
@@ -463,7 +452,7 @@ def test_links_of_an_unconfigured_or_unknown_provider_are_skipped_without_a_requ
 
 
 def test_an_unreachable_provider_is_reported_per_link_and_changes_nothing(
-    admin_client, settings, configured, closed_port_url
+    admin_client, settings, configured_providers, closed_port_url
 ):
     settings.CONNECTAPP_PINTEREST_API_URL = f"{closed_port_url}/v5"
     settings.CONNECTAPP_DISCOGS_API_URL = closed_port_url

@@ -80,15 +80,7 @@ def page_words(html: str) -> set[str]:
 
 
 @pytest.fixture
-def links(user, settings):
-    settings.CONNECTAPP_DISCOGS_CONSUMER_KEY, settings.CONNECTAPP_DISCOGS_CONSUMER_SECRET = (
-        "key",
-        "secret",
-    )
-    settings.CONNECTAPP_PINTEREST_CLIENT_ID, settings.CONNECTAPP_PINTEREST_CLIENT_SECRET = (
-        "id",
-        "secret",
-    )
+def links(user, settings, configured_providers):
     settings.CONNECTAPP_PINTEREST_SCOPES = ["user_accounts:read", "boards:read"]
     now = timezone.now()
     DiscogsAccountFactory(user=user, username="crate-digger", last_verified_at=now)
