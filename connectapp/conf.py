@@ -67,6 +67,7 @@ SETTINGS = {
         Setting("SANDBOX_URL", "http://127.0.0.1:8000/sandbox"),
         Setting("PUBLIC_URL", ""),
         Setting("PROVIDERS_FILE", "", str),
+        Setting("PROVIDERS", {}),
         Setting("USER_AGENT", "connectapp/1.0 +https://localhost"),
         Setting("HTTP_TIMEOUT", 10.0, float),
         Setting("FLOW_TTL_SECONDS", timedelta(minutes=10), _seconds),

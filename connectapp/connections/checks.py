@@ -86,15 +86,17 @@ def check_provider_credentials() -> Iterator[Error]:
 
 @check
 def check_providers_file() -> Iterator[Error]:
-    """Yield an error when the providers file cannot be read or describes providers wrongly."""
+    """Yield an error when the providers file cannot be read, or it or the `PROVIDERS` setting
+    describes providers wrongly."""
     try:
         registry.validate()
     except ImproperlyConfigured as problem:
         yield Error(
             id="connectapp.E004",
-            msg=f"CONNECTAPP_PROVIDERS_FILE cannot be used: {problem}",
-            hint="Fix the file (see examples/*.toml in connectapp's repository), or unset "
-            "CONNECTAPP_PROVIDERS_FILE to offer only the built-in providers.",
+            msg=f"The providers described cannot be used: {problem}",
+            hint="Fix CONNECTAPP_PROVIDERS_FILE or CONNECTAPP_PROVIDERS, whichever the message "
+            "names (see examples/*.toml in connectapp's repository), or unset it to offer only "
+            "the built-in providers.",
         )
 
 

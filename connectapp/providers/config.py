@@ -1,10 +1,11 @@
-"""OAuth 2.0 providers described in a TOML file (`CONNECTAPP_PROVIDERS_FILE`).
+"""OAuth 2.0 providers described in a TOML file (`CONNECTAPP_PROVIDERS_FILE`) or in the
+site's settings (`CONNECTAPP_PROVIDERS`, a dict of the same tables by name).
 
 Each `[providers.<name>]` table becomes an `OAuth2Provider` (a user connects an account:
 authorization code) or a `ClientCredentialsProvider` (the site's own token). The file is read
-and checked once, at start-up; every problem is reported with the file, the provider and the
-field, and never with the value of a secret. The README's "Generic OAuth 2.0 providers" section
-documents the fields.
+and checked once, at start-up; every problem is reported with the file (or setting), the
+provider and the field, and never with the value of a secret. The README's "Generic OAuth 2.0
+providers" section documents the fields.
 """
 
 import os
@@ -83,8 +84,8 @@ USER_FLOW_FIELDS = (
 class _Problems:
     """Collects what is wrong with one provider table, each naming its field."""
 
-    def __init__(self, path: Path, name: str):
-        self.where = f"{path}: provider {name!r}"
+    def __init__(self, source: str | Path, name: str):
+        self.where = f"{source}: provider {name!r}"
         self.found: list[str] = []
 
     def add(self, field: str, problem: str) -> None:
@@ -118,11 +119,20 @@ def load(path: str | Path, *, reserved: Collection[str] = ()) -> list[Provider]:
     tables = document.get("providers", {})
     if not isinstance(tables, dict):
         raise ImproperlyConfigured(f"{path}: providers must be tables: [providers.<name>]")
+    return parse(tables, source=path, reserved=reserved)
 
+
+def parse(
+    tables: Mapping[str, Any], *, source: str | Path, reserved: Collection[str] = ()
+) -> list[Provider]:
+    """Return the providers `tables` describes (each name's table of fields, as in the file);
+    `ImproperlyConfigured` listing every problem, each naming `source`."""
+    if not isinstance(tables, Mapping):
+        raise ImproperlyConfigured(f"{source}: must be a dict of providers by name")
     providers: list[Provider] = []
     problems: list[str] = []
     for name, table in tables.items():
-        found = _Problems(path, name)
+        found = _Problems(source, name)
         provider = _provider(name, table, found, reserved)
         problems.extend(found.found)
         if provider is not None and not found.found:

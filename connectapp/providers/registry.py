@@ -1,12 +1,16 @@
 """Providers by name. Adding a provider is adding a module and naming its class here, or
-describing it in the TOML file named by `CONNECTAPP_PROVIDERS_FILE` (see `config.py`).
+describing it in the TOML file named by `CONNECTAPP_PROVIDERS_FILE` or in the
+`CONNECTAPP_PROVIDERS` setting (see `config.py`).
 
-The file is read once per path and kept; `validate()` reads it at start-up so a mistake stops
-the process with a clear message instead of surfacing on the first request.
+The file is read once per path, and the setting once per value, and kept; `validate()` reads
+them at start-up so a mistake stops the process with a clear message instead of surfacing on
+the first request.
 """
 
+import json
 from functools import cache
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from connectapp import conf
@@ -22,7 +26,7 @@ BUILTIN_PROVIDERS = (
 
 
 @cache
-def _providers(providers_file: str) -> dict[str, Provider]:
+def _providers(providers_file: str, in_settings: str) -> dict[str, Provider]:
     providers = {}
     for path in BUILTIN_PROVIDERS:
         provider = import_string(path)()
@@ -30,11 +34,26 @@ def _providers(providers_file: str) -> dict[str, Provider]:
     if providers_file:
         for provider in config.load(providers_file, reserved=providers.keys()):
             providers[provider.name] = provider
+    for provider in config.parse(
+        json.loads(in_settings), source="CONNECTAPP_PROVIDERS", reserved=providers.keys()
+    ):
+        providers[provider.name] = provider
     return providers
 
 
 def _all() -> dict[str, Provider]:
-    return _providers(conf.value("PROVIDERS_FILE"))
+    return _providers(conf.value("PROVIDERS_FILE"), _frozen(conf.value("PROVIDERS")))
+
+
+def _frozen(tables) -> str:
+    """Return the `CONNECTAPP_PROVIDERS` setting as the key its providers are kept by."""
+    try:
+        return json.dumps(tables, sort_keys=True)
+    except (TypeError, ValueError) as problem:
+        raise ImproperlyConfigured(
+            f"CONNECTAPP_PROVIDERS: must hold only strings, numbers, booleans, lists and dicts "
+            f"({problem})"
+        ) from None
 
 
 def validate() -> None:

@@ -8,6 +8,7 @@ import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
 
+from connectapp.connections import checks
 from connectapp.exceptions import AccessRevoked, ProviderUnavailable, UnknownProvider
 from connectapp.providers import config, registry
 from connectapp.providers.oauth2 import ClientCredentialsProvider, OAuth2Provider
@@ -372,3 +373,76 @@ def test_token_error_bodies_of_any_shape_become_readable_messages(
 
     with pytest.raises(error, match=message):
         provider._check_token_response(_answer(status, body))
+
+
+#: The per-user example above, as a host site writes it in its settings.
+PER_USER_SETTING = {
+    "acme": {
+        "display_name": "Acme",
+        "authorize_url": "https://id.acme.test/authorize",
+        "token_url": "https://id.acme.test/token",
+        "userinfo_url": "https://api.acme.test/me",
+        "client_id": "acme-client",
+        "client_secret": "acme-secret",
+        "scopes": ["profile"],
+    }
+}
+
+
+def test_providers_described_in_settings_are_served_like_the_files(settings):
+    settings.CONNECTAPP_PROVIDERS = PER_USER_SETTING
+
+    provider = registry.get("acme")
+
+    assert type(provider) is OAuth2Provider
+    assert (provider.display_name, provider.client_id, provider.scopes()) == (
+        "Acme",
+        "acme-client",
+        ["profile"],
+    )
+    assert [p.name for p in registry.user_providers()] == ["discogs", "pinterest", "acme"]
+    settings.CONNECTAPP_PROVIDERS = {}
+    with pytest.raises(UnknownProvider):
+        registry.get("acme")
+
+
+def test_a_provider_in_settings_may_not_take_a_name_already_served(settings, tmp_path):
+    settings.CONNECTAPP_PROVIDERS_FILE = str(write_providers(tmp_path, PER_USER))
+    settings.CONNECTAPP_PROVIDERS = {
+        "acme": PER_USER_SETTING["acme"],
+        "pinterest": PER_USER_SETTING["acme"],
+    }
+
+    errors = checks.check_providers_file()
+
+    assert [error.id for error in errors] == ["connectapp.E004"]
+    assert "CONNECTAPP_PROVIDERS: provider 'acme': (name)" in errors[0].msg
+    assert "CONNECTAPP_PROVIDERS: provider 'pinterest': (name)" in errors[0].msg
+
+
+def test_a_mistake_in_settings_names_the_setting_the_provider_and_the_field(settings):
+    broken = {**PER_USER_SETTING["acme"], "token_url": "ftp://id.acme.test/token"}
+    del broken["client_secret"]
+    settings.CONNECTAPP_PROVIDERS = {"acme": broken, "beta": "not a table"}
+
+    (error,) = checks.check_providers_file()
+
+    assert "CONNECTAPP_PROVIDERS: provider 'acme': token_url:" in error.msg
+    assert "CONNECTAPP_PROVIDERS: provider 'acme': client_secret" in error.msg
+    assert "CONNECTAPP_PROVIDERS: provider 'beta': (table)" in error.msg
+    assert "acme-secret" not in error.msg
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (["acme"], "must be a dict of providers by name"),
+        ({"acme": {"scopes": {1, 2}}}, "must hold only strings, numbers"),
+    ],
+)
+def test_a_providers_setting_of_the_wrong_kind_says_so(settings, value, problem):
+    settings.CONNECTAPP_PROVIDERS = value
+
+    (error,) = checks.check_providers_file()
+
+    assert problem in error.msg
