@@ -26,10 +26,10 @@ TOKEN_STATE_FIELDS = (
 
 
 #: Links whose access token can be renewed before it expires: a user's link holding a refresh
-#: token, or the site's own (a new client-credentials token renews it). Also as seen from a
-#: link's `RefreshSchedule`.
+#: token, or the site's own (a new client-credentials token renews it). Also as kept in a link's
+#: `RefreshSchedule` (by the database's trigger, see `schedule`), so the sweep reads no link.
 RENEWABLE = ~Q(refresh_token="") | Q(user=None)
-RENEWABLE_SCHEDULE = ~Q(link__refresh_token="") | Q(link__user=None)
+RENEWABLE_SCHEDULE = Q(renewable=True)
 
 
 class LinkQuerySet(models.QuerySet):
@@ -222,10 +222,10 @@ class RefreshSchedule(models.Model):
     """When the sweep refreshes a link, kept apart from the link so the refresh's UPDATE of the
     wide link row touches no index (a HOT update) and only this narrow row is re-indexed.
 
-    Kept by the database itself: triggers on the link table (migration 0007) insert a link's
+    Kept by the database itself: triggers on the link table (see `schedule`) insert a link's
     row and set `due_at` to the access token's expiry while the link is active (empty
-    otherwise) whenever its status or expiry changes, from any writer. A new expiry (a refresh
-    saved) also ends the sweep's mark.
+    otherwise) and `renewable` whenever its status, expiry, refresh token or owner changes,
+    from any writer. A new expiry (a refresh saved) also ends the sweep's mark.
     """
 
     link = models.OneToOneField(
@@ -233,6 +233,8 @@ class RefreshSchedule(models.Model):
     )
     provider = models.CharField(max_length=64)
     due_at = models.DateTimeField("refresh due", null=True, blank=True)
+    # `RENEWABLE` of the link: one that is not is due only once its access token has expired.
+    renewable = models.BooleanField(default=True)
     # Set by the sweep when it enqueues a refresh, cleared by the refresh: while it is set (and
     # younger than CONNECTAPP_REFRESH_LEASE) no sweep enqueues this link again.
     queued_at = models.DateTimeField("refresh queued", null=True, blank=True)

@@ -32,7 +32,7 @@ def unfill(apps, schema_editor):
 
 
 def install_triggers(apps, schema_editor):
-    schedule.install(schema_editor.connection)
+    schedule.install(schema_editor.connection, renewable=False)
 
 
 def uninstall_triggers(apps, schema_editor):
