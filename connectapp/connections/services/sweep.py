@@ -83,6 +83,6 @@ def claim_due_refreshes(
             ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size])
             if not ids:
                 return
-            RefreshSchedule.objects.filter(pk__in=ids).update(queued_at=now)
+            RefreshSchedule.objects.filter(pk__any_of=ids).update(queued_at=now)
         claimed += len(ids)
         yield ids
