@@ -6,9 +6,11 @@
    alternated, median of 3 repetitions: wall, CPU, SQL statements, Redis round trips, new TCP
    connections; and the HOT share of the link table's updates.
 2. Real Celery workers (prefork) at concurrency 1, 2, 4, 8, with the token endpoint answering
-   at once and after 50 ms: refreshes per second, and what a refresh costs through a worker.
+   at once and after 50 ms: refreshes per second (medians of rounds that run every kind once,
+   so a ratio compares runs made at the same time), and what a refresh costs through a worker.
 3. The sweep at N links (a tenth due): per due link against the floor (one indexed SELECT of
-   the due ids and a pipelined LPUSH of same-size messages), its peak Python memory.
+   the due ids and a pipelined LPUSH of same-size messages), alternated, median of 3; its
+   peak Python memory.
 4. The events table over a simulated year of hourly refreshes with the retention pruning.
 
 The token endpoint is a minimal keep-alive HTTP server in this process (any refresh token
@@ -20,8 +22,6 @@ Redis broker of `CELERY_BROKER_URL`.
 """
 
 import argparse
-import json
-import os
 import re
 import secrets
 import statistics
@@ -33,11 +33,19 @@ import tracemalloc
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from bench.common import bench_user, free_port, recreate_database
+from bench.common import (
+    bench_environment,
+    free_port,
+    insert_links,
+    recreate_database,
+    send_json,
+    start_django,
+    start_worker,
+    wait_for_work,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ("bench-client", "bench-secret")
 
 
@@ -48,6 +56,9 @@ def parse_args() -> argparse.Namespace:
         "--sizes", type=numbers, default=[10_000, 100_000], help="sweep N, e.g. 10000,1000000"
     )
     parser.add_argument("--concurrency", type=numbers, default=[1, 2, 4, 8], help="e.g. 1,4,8")
+    parser.add_argument(
+        "--worker-repetitions", type=int, default=3, help="worker runs of each kind, alternated"
+    )
     parser.add_argument("--refreshes", type=int, default=300, help="in-process, per repetition")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
     return parser.parse_args()
@@ -78,7 +89,8 @@ class TokenEndpoint(BaseHTTPRequestHandler):
             time.sleep(self.latency)
         named = ACCOUNT_IN_REFRESH.search(form)
         account = named[1].decode() if named else "anyone"
-        self.answer(
+        send_json(
+            self,
             {
                 "access_token": bench_token("pina", account),
                 "refresh_token": bench_token("pinr", account),
@@ -86,23 +98,15 @@ class TokenEndpoint(BaseHTTPRequestHandler):
                 "expires_in": 30 * 24 * 3600,
                 "refresh_token_expires_in": 365 * 24 * 3600,
                 "scope": "user_accounts:read",
-            }
+            },
         )
 
     def do_GET(self) -> None:
         named = ACCOUNT_IN_ACCESS.match(self.headers.get("Authorization", ""))
         if not self.path.endswith("/user_account") or not named:
-            self.answer({"code": 401, "message": "Authentication failed."}, status=401)
+            send_json(self, {"code": 401, "message": "Authentication failed."}, status=401)
             return
-        self.answer({"id": named[1], "username": named[1], "account_type": "PINNER"})
-
-    def answer(self, content: dict, status: int = 200) -> None:
-        body = json.dumps(content).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, {"id": named[1], "username": named[1], "account_type": "PINNER"})
 
     def log_message(self, *args) -> None:
         pass
@@ -115,31 +119,16 @@ def serve_token_endpoint(port: int) -> ThreadingHTTPServer:
     return server
 
 
-def bench_environment(token_port: int) -> dict[str, str]:
-    """The settings of this process and its workers, in a database of their own."""
-    database = urlsplit(os.environ.get("DATABASE_URL", ""))
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if database.scheme not in ("postgres", "postgresql", "pgsql") or not broker.startswith("redis"):
-        sys.exit("bench needs DATABASE_URL=postgres://… and CELERY_BROKER_URL=redis://…")
-    from cryptography.fernet import Fernet
-
-    name = database.path.lstrip("/") or "connectapp"
-    return {
-        "DATABASE_URL": urlunsplit(database._replace(path=f"/{name}_bench")),
-        "CELERY_BROKER_URL": broker,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "false",
-        "CONNECTAPP_SANDBOX": "false",
-        "CONNECTAPP_RATE_LIMITS": "discogs=60/m",
-        "PINTEREST_CLIENT_ID": CLIENT[0],
-        "PINTEREST_CLIENT_SECRET": CLIENT[1],
-        "PINTEREST_API_URL": f"http://127.0.0.1:{token_port}/v5",
-        "LOG_LEVEL": "WARNING",
-        "STATIC_ROOT": tempfile.mkdtemp(prefix="connectapp-bench-static-"),
-    }
+def environment_for(token_port: int) -> dict[str, str]:
+    """The settings of this process and its workers: production's, with Pinterest pointed at
+    the bench's token endpoint."""
+    return bench_environment(
+        DEBUG="false",
+        CONNECTAPP_SANDBOX="false",
+        PINTEREST_CLIENT_ID=CLIENT[0],
+        PINTEREST_CLIENT_SECRET=CLIENT[1],
+        PINTEREST_API_URL=f"http://127.0.0.1:{token_port}/v5",
+    )
 
 
 # --- counting what a piece of code does -------------------------------------------------------
@@ -232,36 +221,6 @@ def reset_links() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE connections_connectionevent, connections_linkedaccount CASCADE")
-
-
-def insert_links(count: int, due: float) -> None:
-    """`count` Pinterest links in one INSERT … SELECT (the triggers schedule them); every
-    `1/due`-th one is due. Their tokens are one encrypted placeholder, which the bench's token
-    endpoint takes as any other."""
-    from django.db import connection
-
-    from connectapp.connections import crypto
-
-    placeholder = crypto.encrypt("bench-placeholder-token")
-    every = max(1, round(1 / due)) if due > 0 else count + 1
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO connections_linkedaccount
-              (user_id, provider, external_id, username, scopes, status, access_token,
-               token_secret, refresh_token, expires_at, refresh_expires_at, last_error,
-               created_at, updated_at)
-            SELECT %s, 'pinterest', 'bench-' || n, 'bench' || n, '[]', 'active', %s, '', %s,
-                   CASE WHEN n %% %s = 0
-                        THEN now() - interval '1 minute' + (n %% 48) * interval '1 hour'
-                        ELSE now() + interval '20 days' + (n %% 200) * interval '1 hour' END,
-                   now() + interval '300 days', '', now(), now()
-            FROM generate_series(1, %s) AS n
-            """,
-            [bench_user().pk, placeholder, placeholder, every, count],
-        )
-        cursor.execute("ANALYZE connections_linkedaccount")
-        cursor.execute("ANALYZE connections_refreshschedule")
 
 
 def give_account_tokens(ids: list[int]) -> None:
@@ -394,9 +353,10 @@ def through_workers(concurrency: int, latency: float, environment: dict, log: Pa
     """Return refreshes per second and the wall time per refresh of one worker process."""
     from django.db.models import Max, Min
 
+    from connectapp import conf
     from connectapp.connections import tasks
     from connectapp.connections.models import LinkedAccount
-    from tests.support.workers import WorkerDidNotStart, launch_worker, purge_queues
+    from tests.support.workers import purge_queues
 
     count = max(120, 60 * concurrency) if latency else 400
     reset_links()
@@ -405,39 +365,44 @@ def through_workers(concurrency: int, latency: float, environment: dict, log: Pa
     purge_queues()
     TokenEndpoint.latency = latency
     assert tasks.refresh_due() == count
-    try:
-        worker = launch_worker(
-            name="bench",
-            concurrency=concurrency,
-            queues=("providers",),
-            env={**os.environ, **environment},
-            log=log,
-            loglevel="WARNING",
-        )
-    except WorkerDidNotStart as problem:
-        sys.exit(f"the worker did not start ({problem}); see {log}")
+    worker = start_worker(concurrency, environment, log, conf.value("PROVIDER_QUEUE"))
     refreshed = LinkedAccount.objects.filter(last_refreshed_at__isnull=False)
-    deadline = time.monotonic() + 120 + count * (latency + 0.05)
-    try:
-        while refreshed.count() < count:
-            if time.monotonic() > deadline:
-                sys.exit(f"refreshes did not finish in time; see {log}")
-            time.sleep(0.2)
-    finally:
-        worker.stop(timeout=30)
-        TokenEndpoint.latency = 0.0
+    wait_for_work(worker, refreshed, count, 120 + count * (latency + 0.05), log)
+    TokenEndpoint.latency = 0.0
     span = refreshed.aggregate(first=Min("last_refreshed_at"), last=Max("last_refreshed_at"))
     elapsed = (span["last"] - span["first"]).total_seconds()
     rate = (count - 1) / elapsed
     return {"rate": rate, "per_refresh": concurrency / rate}
 
 
+def workers(concurrencies: list[int], repetitions: int, environment: dict, log: Path) -> dict:
+    """Return `through_workers` by (concurrency, latency): medians of `repetitions` rounds,
+    each round running every kind once, so a machine busy for a while slows all kinds alike
+    and a ratio of two compares runs made at the same time."""
+    runs: dict[tuple[int, float], list[dict]] = {}
+    for repetition in range(1, repetitions + 1):
+        for latency in (0.0, 0.05):
+            for concurrency in concurrencies:
+                print(
+                    f"workers: concurrency {concurrency}, {latency * 1000:.0f} ms, "
+                    f"round {repetition}/{repetitions} …",
+                    flush=True,
+                )
+                run = through_workers(concurrency, latency, environment, log)
+                runs.setdefault((concurrency, latency), []).append(run)
+    return {
+        kind: {name: statistics.median(run[name] for run in kind_runs) for name in kind_runs[0]}
+        for kind, kind_runs in sorted(runs.items(), key=lambda item: (item[0][1], item[0][0]))
+    }
+
+
 # --- 3. the sweep -----------------------------------------------------------------------------
 
 
-def sweep(size: int) -> dict:
-    """Return the sweep's and the floor's seconds per due link at `size` links, and its memory."""
-    from django.conf import settings
+def sweep(size: int, repetitions: int = 3) -> dict:
+    """Return the sweep's and the floor's seconds per due link at `size` links (medians of
+    `repetitions` alternated runs over the same links, their marks cleared and the table
+    vacuumed before each, as autovacuum would), and the sweep's peak Python memory."""
     from django.db import connection
     from django.utils import timezone
 
@@ -447,47 +412,57 @@ def sweep(size: int) -> dict:
     from connectapp.connections.models import RefreshSchedule
     from tests.support.workers import purge_queues
 
+    def unqueued() -> None:
+        purge_queues()
+        RefreshSchedule.objects.filter(queued_at__isnull=False).update(queued_at=None)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE connections_refreshschedule")
+
     reset_links()
     insert_links(size, due=0.1)
-    purge_queues()
-    with counted() as counts, timed() as spent:
-        due = tasks.refresh_due()
-    with app.connection_for_write() as broker:
-        client = broker.default_channel.client
-        message = client.lindex(settings.CONNECTAPP_PROVIDER_QUEUE, 0)
-        purge_queues()
-        # The floor: the due ids by the same index, and same-size messages pipelined.
-        RefreshSchedule.objects.update(queued_at=None)
-        with timed() as floor:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT link_id FROM connections_refreshschedule WHERE provider = 'pinterest' "
-                    "AND due_at <= %s AND queued_at IS NULL ORDER BY due_at",
-                    [timezone.now() + conf.value("REFRESH_WINDOW_SECONDS")],
-                )
-                ids = [row[0] for row in cursor.fetchall()]
-            pipe = client.pipeline(transaction=False)
-            for n, _ in enumerate(ids, 1):
-                pipe.lpush("bench:floor", message)
-                if n % 1000 == 0:
-                    pipe.execute()
-            pipe.execute()
-        client.delete("bench:floor")
-    assert len(ids) == due
-    # Memory on a second, identical sweep: tracemalloc slows everything down.
-    purge_queues()
-    RefreshSchedule.objects.update(queued_at=None)
+    runs = []
+    for _ in range(repetitions):
+        unqueued()
+        with counted() as counts, timed() as spent:
+            due = tasks.refresh_due()
+        with app.connection_for_write() as broker:
+            client = broker.default_channel.client
+            message = client.lindex(conf.value("PROVIDER_QUEUE"), 0)
+            unqueued()
+            # The floor: the due ids by the same index, and same-size messages pipelined.
+            with timed() as floor:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT link_id FROM connections_refreshschedule "
+                        "WHERE provider = 'pinterest' AND due_at <= %s AND queued_at IS NULL "
+                        "ORDER BY due_at",
+                        [timezone.now() + conf.value("REFRESH_WINDOW_SECONDS")],
+                    )
+                    ids = [row[0] for row in cursor.fetchall()]
+                pipe = client.pipeline(transaction=False)
+                for n, _ in enumerate(ids, 1):
+                    pipe.lpush("bench:floor", message)
+                    if n % 1000 == 0:
+                        pipe.execute()
+                pipe.execute()
+            client.delete("bench:floor")
+        assert len(ids) == due
+        runs.append((spent["wall"], floor["wall"], counts.sql))
+    # Memory on one more sweep: tracemalloc slows everything down.
+    unqueued()
     tracemalloc.start()
     assert tasks.refresh_due() == due
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     purge_queues()
+    seconds = statistics.median(run[0] for run in runs)
     return {
         "due": due,
-        "sweep": spent["wall"] / due,
-        "floor": floor["wall"] / due,
-        "sql": counts.sql,
-        "seconds": spent["wall"],
+        "sweep": seconds / due,
+        "floor": statistics.median(run[1] for run in runs) / due,
+        "ratio": statistics.median(run[0] / run[1] for run in runs),
+        "sql": runs[0][2],
+        "seconds": seconds,
         "peak": peak,
     }
 
@@ -557,17 +532,8 @@ def ms(seconds: float) -> str:
 def main() -> None:
     args = parse_args()
     token_port = free_port()
-    environment = bench_environment(token_port)
-    os.environ.update(environment)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connectapp.settings")
-    sys.path.insert(0, str(ROOT))
-    recreate_database(environment["DATABASE_URL"])
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
+    environment = environment_for(token_port)
+    start_django(environment)
     server = serve_token_endpoint(token_port)
     log = Path(tempfile.mkdtemp(prefix="connectapp-bench-")) / "workers.log"
     print(f"bench database {urlsplit(environment['DATABASE_URL']).path[1:]}; worker log {log}")
@@ -587,38 +553,30 @@ def main() -> None:
             ["HOT share of the row's updates", f"{app['hot']:.0%}", f"{floor['hot']:.0%}", "",
              "≥ 90 %"],
         ]  # fmt: skip
-        rates = {}
-        for latency in (0.0, 0.05):
-            for concurrency in args.concurrency:
-                print(f"workers: concurrency {concurrency}, {latency * 1000:.0f} ms …", flush=True)
-                rates[latency, concurrency] = through_workers(
-                    concurrency, latency, environment, log
-                )
-        for latency in (0.0, 0.05):
-            for concurrency in args.concurrency:
-                run = rates[latency, concurrency]
-                rows.append(
-                    [f"prefork c={concurrency}, {latency * 1000:.0f} ms: refreshes/s",
-                     f"{run['rate']:.1f}", "", "", ""]
-                )  # fmt: skip
+        rates = workers(args.concurrency, args.worker_repetitions, environment, log)
+        for (concurrency, latency), run in rates.items():
+            rows.append(
+                [f"prefork c={concurrency}, {latency * 1000:.0f} ms: refreshes/s",
+                 f"{run['rate']:.1f}", "", "", ""]
+            )  # fmt: skip
         if 1 in args.concurrency:
-            over = rates[0.0, 1]["per_refresh"] - app["wall"]
+            over = rates[1, 0.0]["per_refresh"] - app["wall"]
             rows.append(
                 ["prefork c=1, 0 ms: per refresh over in-process", ms(over), "", "", "≤ 1.5 ms"]
             )
         if {1, 8} <= set(args.concurrency):
-            scale = rates[0.05, 8]["rate"] / rates[0.05, 1]["rate"]
+            scale = rates[8, 0.05]["rate"] / rates[1, 0.05]["rate"]
             rows.append(["50 ms: 8 workers vs 1", f"{scale:.1f}×", "", "", "≥ 7×"])
         for size in args.sizes:
             print(f"sweep over {size:,} links …", flush=True)
             swept = sweep(size)
             rows += [
                 [f"sweep {size:,} links ({swept['due']:,} due): per due link",
-                 ms(swept["sweep"]), ms(swept["floor"]), f"{swept['sweep'] / swept['floor']:.2f}×",
+                 ms(swept["sweep"]), ms(swept["floor"]), f"{swept['ratio']:.2f}×",
                  "≤ 3×"],
                 [f"sweep {size:,} links: total, SQL, peak memory",
                  f"{swept['seconds']:.2f} s, {swept['sql']} SQL, {swept['peak'] / 2**20:.1f} MiB",
-                 "", "", "flat in N"],
+                 "", "", "flat in N" + ("; ≤ 2 s" if size >= 1_000_000 else "")],
             ]  # fmt: skip
         print("events over a simulated year …", flush=True)
         year = events_over_a_year()

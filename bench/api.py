@@ -58,7 +58,7 @@ def api_rows(base: str, requests_count: int, clients: list[int]) -> tuple[list[d
     from connectapp.connections.services import apikeys
     from connectapp.sandbox.pinterest import standin
 
-    from .__main__ import bench_user
+    from .common import bench_user
 
     tokens = standin.issue_tokens("bench-pinner")
     link = LinkedAccount.objects.create(

@@ -12,23 +12,22 @@ the Redis broker of `CELERY_BROKER_URL`; the Pinterest stand-in is served from t
 """
 
 import argparse
-import os
-import secrets
-import sys
 import tempfile
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from bench.common import bench_user, free_port, recreate_database
-
-if TYPE_CHECKING:
-    from tests.support.workers import Worker
-
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import (
+    bench_environment,
+    free_port,
+    insert_links,
+    recreate_database,
+    start_django,
+    start_worker,
+    wait_for_work,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,33 +44,17 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def bench_environment(port: int) -> dict[str, str]:
-    """The settings of this process, in a database of its own: the stand-ins on, which the
-    settings allow only under DEBUG (turned off again once loaded, see `main`)."""
-    database = urlsplit(os.environ.get("DATABASE_URL", ""))
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if database.scheme not in ("postgres", "postgresql", "pgsql") or not broker.startswith("redis"):
-        sys.exit("bench needs DATABASE_URL=postgres://… and CELERY_BROKER_URL=redis://…")
-    from cryptography.fernet import Fernet
-
-    name = database.path.lstrip("/") or "connectapp"
-    return {
-        "DATABASE_URL": urlunsplit(database._replace(path=f"/{name}_bench")),
-        "CELERY_BROKER_URL": broker,
-        "DEBUG": "true",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "false",
-        "CONNECTAPP_SANDBOX": "true",
-        "CONNECTAPP_SANDBOX_URL": f"http://127.0.0.1:{port}/sandbox",
-        "CONNECTAPP_RATE_LIMITS": "discogs=60/m",
-        "CONNECTAPP_API_RATE_LIMIT": "0/60",
-        "LOG_LEVEL": "WARNING",
-        "CONNECTAPP_WEBHOOK_ALLOW_PRIVATE": "true",  # the bench's receiver is on 127.0.0.1
-        "CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY": "16",
-        "STATIC_ROOT": tempfile.mkdtemp(prefix="connectapp-bench-static-"),
-    }
+def environment_for(port: int) -> dict[str, str]:
+    """The settings of this process: the stand-ins on, which the settings allow only under
+    DEBUG (turned off again once loaded, see `main`)."""
+    return bench_environment(
+        DEBUG="true",
+        CONNECTAPP_SANDBOX="true",
+        CONNECTAPP_SANDBOX_URL=f"http://127.0.0.1:{port}/sandbox",
+        CONNECTAPP_API_RATE_LIMIT="0/60",
+        CONNECTAPP_WEBHOOK_ALLOW_PRIVATE="true",  # the bench's receiver is on 127.0.0.1
+        CONNECTAPP_WEBHOOK_ENDPOINT_CONCURRENCY="16",
+    )
 
 
 def worker_environment(environment: dict[str, str]) -> dict[str, str]:
@@ -133,33 +116,6 @@ def reset_links() -> None:
         )
 
 
-def insert_links(count: int, due: float) -> None:
-    """`count` Pinterest links in one INSERT … SELECT; every `1/due`-th one is due. Their
-    tokens are one encrypted placeholder (the sweep never reads them)."""
-    from django.db import connection
-
-    from connectapp.connections import crypto
-
-    placeholder = crypto.encrypt("bench-placeholder-token")
-    every = max(1, round(1 / due)) if due > 0 else count + 1
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO connections_linkedaccount
-              (user_id, provider, external_id, username, scopes, status, access_token,
-               token_secret, refresh_token, expires_at, refresh_expires_at, last_error,
-               created_at, updated_at)
-            SELECT %s, 'pinterest', 'bench-' || n, 'bench' || n, '[]', 'active', %s, '', %s,
-                   CASE WHEN n %% %s = 0 THEN now() + (n %% 48) * interval '1 hour'
-                        ELSE now() + interval '20 days' + (n %% 200) * interval '1 hour' END,
-                   now() + interval '300 days', '', now(), now()
-            FROM generate_series(1, %s) AS n
-            """,
-            [bench_user().pk, placeholder, placeholder, every, count],
-        )
-        cursor.execute("ANALYZE connections_linkedaccount")
-
-
 def give_real_tokens(ids: list[int]) -> None:
     """Tokens the stand-in issued, and the stand-in's id of their account, so these links can
     really be refreshed (a refresh checks whom the new token belongs to)."""
@@ -175,28 +131,6 @@ def give_real_tokens(ids: list[int]) -> None:
     LinkedAccount.objects.bulk_update(
         accounts, ["access_token", "refresh_token", "external_id"], batch_size=500
     )
-
-
-def start_worker(
-    concurrency: int, environment: dict[str, str], log: Path, queue: str = ""
-) -> "Worker":
-    """Return a real worker on `queue` (the provider calls' by default); tests/support starts
-    and stops it."""
-    from django.conf import settings
-
-    from tests.support.workers import WorkerDidNotStart, launch_worker
-
-    try:
-        return launch_worker(
-            name="bench",
-            concurrency=concurrency,
-            queues=(queue or settings.CONNECTAPP_PROVIDER_QUEUE,),
-            env={**os.environ, **environment},
-            log=log,
-            loglevel="WARNING",
-        )
-    except WorkerDidNotStart as problem:
-        sys.exit(f"the worker did not start ({problem}); see {log}")
 
 
 def outbox_row(samples: int = 50) -> dict:
@@ -299,15 +233,8 @@ def delivery_row(concurrency: int, count: int, environment, log) -> dict:
         concurrency, worker_environment(environment), log, settings.CONNECTAPP_WEBHOOK_QUEUE
     )
     delivered = WebhookDelivery.objects.filter(status="delivered")
-    deadline = time.monotonic() + 120 + count * 0.05
-    try:
-        while delivered.count() < count:
-            if time.monotonic() > deadline:
-                sys.exit(f"deliveries did not finish in time; see {log}")
-            time.sleep(0.2)
-    finally:
-        worker.stop(timeout=30)
-        sink.shutdown()
+    wait_for_work(worker, delivered, count, 120 + count * 0.05, log)
+    sink.shutdown()
     span = delivered.aggregate(first=Min("created_at"), last=Max("delivered_at"))
     elapsed = (span["last"] - span["first"]).total_seconds()
     return {
@@ -332,23 +259,15 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     args = parse_args()
     port = free_port()
-    environment = bench_environment(port)
-    os.environ.update(environment)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connectapp.settings")
-    sys.path.insert(0, str(ROOT))
-    recreate_database(environment["DATABASE_URL"])
-    import django
-
-    django.setup()
+    environment = environment_for(port)
+    start_django(environment)
     from django.conf import settings
-    from django.core.management import call_command
 
     # As Django's test runner does: no query log skews the sweep's memory and time.
     settings.DEBUG = False
 
     from connectapp.sandbox.pinterest import standin
 
-    call_command("migrate", interactive=False, verbosity=0)
     server = serve_in_thread(port)
     standin.inject_fault("latency", "token", delay=args.latency, times=10**12)
     log = Path(tempfile.mkdtemp(prefix="connectapp-bench-")) / "workers.log"

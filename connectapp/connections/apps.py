@@ -11,8 +11,11 @@ def _restore_schedule_triggers(sender, using: str, **kwargs) -> None:
     connection = connections[using]
     if connection.vendor != "sqlite":
         return
-    if schedule.SCHEDULE in connection.introspection.table_names():
-        schedule.install(connection)
+    if schedule.SCHEDULE not in connection.introspection.table_names():
+        return
+    with connection.cursor() as cursor:
+        columns = connection.introspection.get_table_description(cursor, schedule.SCHEDULE)
+    schedule.install(connection, renewable=any(column.name == "renewable" for column in columns))
 
 
 class ConnectionsConfig(AppConfig):

@@ -26,10 +26,10 @@ TOKEN_STATE_FIELDS = (
 
 
 #: Links whose access token can be renewed before it expires: a user's link holding a refresh
-#: token, or the site's own (a new client-credentials token renews it). Also as seen from a
-#: link's `RefreshSchedule`.
+#: token, or the site's own (a new client-credentials token renews it). Also as kept in a link's
+#: `RefreshSchedule` (by the database's trigger, see `schedule`), so the sweep reads no link.
 RENEWABLE = ~Q(refresh_token="") | Q(user=None)
-RENEWABLE_SCHEDULE = ~Q(link__refresh_token="") | Q(link__user=None)
+RENEWABLE_SCHEDULE = Q(renewable=True)
 
 
 def part_of(
@@ -246,14 +246,29 @@ class LinkedAccount(models.Model):
         self.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
 
 
+class AnyOf(models.lookups.In):
+    """`id__any_of=ids`: `id__in=ids` for a long list of ids, sent to PostgreSQL as one array
+    (`= ANY(%s)`) rather than a placeholder each: for the sweep's thousand, the ORM's and the
+    driver's work on the placeholders cost half as much as the database's on the UPDATE."""
+
+    lookup_name = "any_of"
+
+    def get_prep_lookup(self) -> list[int]:
+        return [int(value) for value in self.rhs]
+
+    def as_postgresql(self, compiler, connection) -> tuple[str, list]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
+
+
 class RefreshSchedule(models.Model):
     """When the sweep refreshes a link, kept apart from the link so the refresh's UPDATE of the
     wide link row touches no index (a HOT update) and only this narrow row is re-indexed.
 
-    Kept by the database itself: triggers on the link table (migration 0005) insert a link's
+    Kept by the database itself: triggers on the link table (see `schedule`) insert a link's
     row and set `due_at` to the access token's expiry while the link is active (empty
-    otherwise) whenever its status or expiry changes, from any writer. A new expiry (a refresh
-    saved) also ends the sweep's mark.
+    otherwise) and `renewable` whenever its status, expiry, refresh token or owner changes,
+    from any writer. A new expiry (a refresh saved) also ends the sweep's mark.
     """
 
     link = models.OneToOneField(
@@ -261,6 +276,8 @@ class RefreshSchedule(models.Model):
     )
     provider = models.CharField(max_length=64)
     due_at = models.DateTimeField("refresh due", null=True, blank=True)
+    # `RENEWABLE` of the link: one that is not is due only once its access token has expired.
+    renewable = models.BooleanField(default=True)
     # Set by the sweep when it enqueues a refresh, cleared by the refresh: while it is set (and
     # younger than CONNECTAPP_REFRESH_LEASE_SECONDS) no sweep enqueues this link again.
     queued_at = models.DateTimeField("refresh queued", null=True, blank=True)
@@ -287,6 +304,9 @@ class RefreshSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"refresh of link {self.link_id} due {self.due_at}"
+
+
+RefreshSchedule._meta.pk.register_lookup(AnyOf)
 
 
 #: A routine event: a token refreshed as planned, no state changed. Every other event is a

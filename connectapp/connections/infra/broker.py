@@ -17,7 +17,7 @@ Any other broker (the demo's file-system one), a routed exchange, a priority or 
 """
 
 import base64
-import uuid
+import os
 from collections.abc import Sequence
 
 from celery import Task
@@ -48,16 +48,23 @@ class Template:
         self._body_before, self._body_after = body.split(str(ID_MARK))
         envelope["body"] = BODY_MARK
         properties["delivery_tag"] = TAG_MARK
-        self._envelope = dumps(envelope)
+        # A format string with a field for each mark: one pass per message, not one a mark.
+        envelope_format = dumps(envelope).replace("{", "{{").replace("}", "}}")
+        for mark, field in (
+            (BODY_MARK, "body"),
+            (str(ID_MARK), "link_id"),
+            (TASK_ID_MARK, "task_id"),
+            (TAG_MARK, "tag"),
+        ):
+            envelope_format = envelope_format.replace(mark, f"{{{field}}}")
+        self._format = envelope_format.format
 
     def message(self, link_id: int) -> str:
         """Return the message `apply_async((link_id, *rest))` would have pushed to Redis."""
-        body = f"{self._body_before}{int(link_id)}{self._body_after}".encode()
-        return (
-            self._envelope.replace(BODY_MARK, base64.b64encode(body).decode())
-            .replace(str(ID_MARK), str(int(link_id)))
-            .replace(TASK_ID_MARK, str(uuid.uuid4()))
-            .replace(TAG_MARK, str(uuid.uuid4()))
+        link_id = int(link_id)
+        body = f"{self._body_before}{link_id}{self._body_after}".encode()
+        return self._format(
+            body=base64.b64encode(body).decode(), link_id=link_id, task_id=_uuid4(), tag=_uuid4()
         )
 
 
@@ -72,6 +79,16 @@ def _template(task: Task, rest: Sequence) -> Template:
     if template is None:
         template = _templates[key] = Template(task, rest)
     return template
+
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def _uuid4() -> str:
+    """Return `str(uuid.uuid4())`, in a third of its time (no `UUID` object is made): two a
+    message, they were a third of the message's making."""
+    hex_ = os.urandom(16).hex()
+    return f"{hex_[:8]}-{hex_[8:12]}-4{hex_[13:16]}-{_VARIANT[hex_[16]]}{hex_[17:20]}-{hex_[20:]}"
 
 
 def _queue_of(task: Task) -> str:

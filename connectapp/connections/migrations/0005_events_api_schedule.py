@@ -42,7 +42,8 @@ def unfill(apps, schema_editor):
 
 
 def install_triggers(apps, schema_editor):
-    schedule.install(schema_editor.connection)
+    # As they were before 0006 gave the schedule its `renewable` column.
+    schedule.install(schema_editor.connection, renewable=False)
 
 
 def uninstall_triggers(apps, schema_editor):

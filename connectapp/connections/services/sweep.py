@@ -56,34 +56,33 @@ def claim_due_refreshes(
     """Mark the provider's links due for a refresh as queued, a batch at a time, soonest expiry
     first; yield each batch's ids once its marks are committed, for the caller to enqueue.
 
-    Each batch is one indexed query of the narrow `RefreshSchedule` (its partial index holds
-    only unqueued active links, so links already queued cost nothing; `due_at` is what
-    `LinkedAccount.objects.due` reads) and one UPDATE; `SKIP LOCKED` lets two sweeps, or a
-    sweep and a refresh in progress, pass each other. A link stays marked until its refresh
-    ends. A mark older than `CONNECTAPP_REFRESH_LEASE_SECONDS` belongs to a message that was lost (a
-    crash between this commit and the enqueue, a purged broker): it is released first, so
-    the link is queued again.
+    Each batch is one indexed query of the narrow `RefreshSchedule` alone (its partial index
+    holds only unqueued active links, so links already queued cost nothing, and ends at the
+    window's end, so the links not due cost nothing either; `due_at` is what
+    `LinkedAccount.objects.due` reads, and the schedule keeps the link's `renewable` too) and
+    one UPDATE; `SKIP LOCKED` lets two sweeps, or a sweep and a refresh in progress, pass each
+    other. A link stays marked until its refresh ends. A mark older than
+    `CONNECTAPP_REFRESH_LEASE_SECONDS` belongs to a message that was lost (a crash between this
+    commit and the enqueue, a purged broker): it is released first, so the link is queued again.
     """
     now = timezone.now()
     RefreshSchedule.objects.filter(
         provider=provider_name, queued_at__lt=now - conf.value("REFRESH_LEASE_SECONDS")
     ).update(queued_at=None)
     due = (
-        RefreshSchedule.objects.filter(provider=provider_name, queued_at__isnull=True)
-        .filter(Q(due_at__lte=now + window) & RENEWABLE_SCHEDULE | Q(due_at__lte=now))
+        RefreshSchedule.objects.filter(
+            provider=provider_name, queued_at__isnull=True, due_at__lte=now + window
+        )
+        .filter(RENEWABLE_SCHEDULE | Q(due_at__lte=now))
         .order_by("due_at")
     )
     claimed = 0
     while limit is None or claimed < limit:
         size = batch_size if limit is None else min(batch_size, limit - claimed)
         with transaction.atomic():
-            ids = list(
-                due.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)[
-                    :size
-                ]
-            )
+            ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size])
             if not ids:
                 return
-            RefreshSchedule.objects.filter(pk__in=ids).update(queued_at=now)
+            RefreshSchedule.objects.filter(pk__any_of=ids).update(queued_at=now)
         claimed += len(ids)
         yield ids

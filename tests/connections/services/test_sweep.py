@@ -153,6 +153,31 @@ def test_a_mark_older_than_the_lease_is_released_and_the_link_queued_again(
     assert queued_at(waiting) < timezone.now() - timedelta(minutes=59)
 
 
+def test_the_schedule_knows_which_links_can_be_renewed_whoever_writes_them(postgres, user):
+    link = LinkedAccountFactory(user=user, refresh_token="r")
+    renewable = lambda: RefreshSchedule.objects.get(pk=link.pk).renewable  # noqa: E731
+    assert renewable()
+
+    LinkedAccount.objects.filter(pk=link.pk).update(refresh_token="")
+    assert not renewable()
+    LinkedAccount.objects.filter(pk=link.pk).update(user=None)  # the site's own: renewable
+    assert renewable()
+    LinkedAccount.objects.filter(pk=link.pk).update(user=user, refresh_token="new")
+    assert renewable()
+
+
+def test_a_link_that_cannot_be_renewed_is_claimed_only_once_expired(postgres, user, broker):
+    expired, _expiring_later = due_links(user, 2, refresh_token="")
+    LinkedAccount.objects.filter(pk=expired.pk).update(expires_at=timezone.now())
+
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.refresh_due() == 1
+
+    assert queued_ids(broker) == [expired.pk]
+    # The claim reads the schedule alone.
+    assert not [query for query in queries if "connections_linkedaccount" in query["sql"]]
+
+
 def test_the_sweep_queues_the_soonest_expiring_first_and_no_more_than_the_rate_limit_allows(
     postgres, user, broker, settings
 ):
