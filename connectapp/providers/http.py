@@ -14,6 +14,7 @@ import base64
 import contextlib
 import functools
 import heapq
+import http.client
 import itertools
 import os
 import re
@@ -33,6 +34,8 @@ import urllib3
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from requests.sessions import merge_setting
+from urllib3.exceptions import ProtocolError
+from urllib3.util.retry import Retry
 
 from connectapp import conf
 from connectapp.exceptions import ProviderUnavailable, UnusableAnswer
@@ -267,14 +270,48 @@ def connection_pools(mixin: type) -> dict[str, type[urllib3.HTTPConnectionPool]]
     return pools
 
 
+class _IdleClosed(http.client.RemoteDisconnected):
+    """The provider closed a kept connection while it sat idle, as our request went out on it:
+    nothing was answered, so the provider never acted on the request."""
+
+
 class _Watched:
-    """A connection whose socket the current call's deadline can shut."""
+    """A connection whose socket the current call's deadline can shut, and which tells a socket
+    the provider closed after answering on it (`_IdleClosed`) from one that failed at once."""
+
+    _answered_on: socket.socket | None = None
 
     def getresponse(self) -> urllib3.response.HTTPResponse:
+        sock = self.sock
         call = getattr(_calls, "current", None)
         if call is not None:
-            call.watch(self.sock)
-        return super().getresponse()
+            call.watch(sock)
+        try:
+            response = super().getresponse()
+        except http.client.RemoteDisconnected as closed:
+            if sock is not None and sock is self._answered_on:
+                raise _IdleClosed(*closed.args) from closed
+            raise
+        self._answered_on = sock
+        return response
+
+
+class _SendAgainWhenIdleClosed(Retry):
+    """No retries (requests' own default), except once for a request sent on a kept connection
+    that the provider had just closed (`_IdleClosed`): it goes again, on a new connection,
+    whatever its method, as browsers and Go's HTTP client do. Without it, a call that picks up
+    a connection the provider is closing that very moment would fail for nothing."""
+
+    def increment(self, method=None, url=None, response=None, error=None, *args, **kwargs):
+        if self.total and isinstance(error, ProtocolError) and _idle_closed(error):
+            return self.new(total=self.total - 1)
+        return super(_SendAgainWhenIdleClosed, self.new(total=0)).increment(
+            method, url, response, error, *args, **kwargs
+        )
+
+
+def _idle_closed(error: ProtocolError) -> bool:
+    return any(isinstance(part, _IdleClosed) for part in error.args)
 
 
 _WATCHED_POOLS = connection_pools(_Watched)
@@ -301,7 +338,13 @@ KEPT_HOSTS = 32
 class _KeptAdapter(_DeadlineAdapter):
     """Connections kept alive for a thread, under the same whole-call deadline as every
     provider call: they outlive the sessions that mount them, so closing a session (Authlib's
-    are per call) leaves them open for the next one."""
+    are per call) leaves them open for the next one. A request that finds its kept connection
+    just closed by the provider is sent again, once (`_SendAgainWhenIdleClosed`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Answers, 429 and 503 with `Retry-After` included, are the caller's to read.
+        again = _SendAgainWhenIdleClosed(total=1, read=False, respect_retry_after_header=False)
+        super().__init__(max_retries=again, **kwargs)
 
     def close(self) -> None:
         """Keep the connections: they belong to the thread, not to the session."""

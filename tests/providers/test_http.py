@@ -90,3 +90,30 @@ def test_provider_calls_go_through_the_proxy_the_environment_names(monkeypatch):
     assert [request.path for request in proxy.requests] == [
         "http://provider-behind-a-proxy.example/v5/user_account"
     ]
+
+
+def test_a_kept_connection_the_provider_just_closed_is_replaced_not_failed(hostile):
+    """The hostile server closes each connection right after its answer, without saying so
+    (no `Connection: close`): the next call on this thread may pick that connection up before
+    its close arrives. A read that finds it closed is sent again on a new connection."""
+    hostile.json({"access_token": "a" * 40, "token_type": "bearer"}, path="/oauth/token")
+    hostile.json({"id": "pinner"}, path="/v5/user_account")
+    session = http.keep_alive(http.GuardedSession())
+
+    answers = []
+    for _ in range(300):
+        answers.append(session.post(f"{hostile.url}/oauth/token", data={"a": "b"}).status_code)
+        answers.append(session.get(f"{hostile.url}/v5/user_account").status_code)
+
+    assert answers == [200] * 600
+    assert len(hostile.requests) >= 600
+
+
+def test_a_connection_closed_without_an_answer_on_its_first_request_is_not_sent_again(hostile):
+    hostile.answer(lambda handler: None, path="/oauth/token")  # read the request, then hang up
+    session = http.keep_alive(http.GuardedSession())
+
+    with pytest.raises(requests.ConnectionError):
+        session.post(f"{hostile.url}/oauth/token", data={"refresh_token": "r"})
+
+    assert len(hostile.requests) == 1
