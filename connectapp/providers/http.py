@@ -289,7 +289,9 @@ class _Watched:
         try:
             response = super().getresponse()
         except http.client.RemoteDisconnected as closed:
-            if sock is not None and sock is self._answered_on:
+            # The deadline shutting the socket reads as a hang-up too: that one is final.
+            expired = call is not None and call.expired
+            if sock is not None and sock is self._answered_on and not expired:
                 raise _IdleClosed(*closed.args) from closed
             raise
         self._answered_on = sock

@@ -35,6 +35,8 @@ class HostileServer:
     requests: list[Request] = field(default_factory=list)
     #: Bytes of the last streamed body that reached the socket before the client hung up.
     bytes_sent: int = 0
+    #: Hang up after each answer (without saying so), or keep the connection for the next.
+    close_after_answer: bool = True
     _answers: dict[str, Answer] = field(default_factory=dict)
     _default: Answer | None = None
 
@@ -55,7 +57,7 @@ class HostileServer:
                 # The client may hang up before the answer is over, as it should on a bad one.
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     answer(self)
-                self.close_connection = True
+                self.close_connection = server.close_after_answer
 
             do_GET = do_POST = do_PUT = do_DELETE = _any
 

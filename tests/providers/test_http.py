@@ -1,5 +1,7 @@
 """What an outage's `Retry-After` header means, whatever a provider writes in it."""
 
+import time
+
 import pytest
 import requests
 
@@ -117,3 +119,18 @@ def test_a_connection_closed_without_an_answer_on_its_first_request_is_not_sent_
         session.post(f"{hostile.url}/oauth/token", data={"refresh_token": "r"})
 
     assert len(hostile.requests) == 1
+
+
+def test_a_call_its_deadline_ended_on_a_kept_connection_is_not_sent_again(hostile, settings):
+    hostile.json({"id": "pinner"}, path="/v5/user_account")
+    session = http.keep_alive(http.GuardedSession())
+    hostile.close_after_answer = False
+    assert session.get(f"{hostile.url}/v5/user_account").status_code == 200
+    hostile.answer(lambda handler: time.sleep(1), path="/oauth/token")  # silent past the deadline
+    settings.CONNECTAPP_HTTP_TIMEOUT = 0.3
+
+    with pytest.raises(requests.Timeout, match=r"no answer within 0\.3 s"):
+        session.post(f"{hostile.url}/oauth/token", data={"refresh_token": "r"})
+
+    time.sleep(0.3)  # time for a request sent again to arrive
+    assert [request.path for request in hostile.requests] == ["/v5/user_account", "/oauth/token"]
