@@ -4,6 +4,7 @@ its webhook deliveries stay for `CONNECTAPP_WEBHOOK_RETENTION_DAYS` once they ha
 
 from datetime import timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..models import AnnouncedEvent, ConnectionEvent, WebhookDelivery
@@ -22,13 +23,7 @@ def prune_routine_events(older_than: timedelta, *, batch_size: int = PRUNE_BATCH
     """
     cutoff = timezone.now() - older_than
     expired = ConnectionEvent.objects.routine().filter(created_at__lt=cutoff)
-    deleted = 0
-    while True:
-        batch = expired.order_by("created_at").values("pk")[:batch_size]
-        count, _ = ConnectionEvent.objects.filter(pk__in=batch).delete()
-        deleted += count
-        if count < batch_size:
-            return deleted
+    return _delete_in_batches(expired.order_by("created_at"), batch_size)
 
 
 def prune_announced_events(older_than: timedelta, *, batch_size: int = PRUNE_BATCH_SIZE) -> int:
@@ -46,11 +41,18 @@ def prune_announced_events(older_than: timedelta, *, batch_size: int = PRUNE_BAT
     ended = AnnouncedEvent.objects.filter(
         created_at__lt=cutoff, dispatched_at__isnull=False
     ).exclude(deliveries__status=WebhookDelivery.Status.PENDING)
+    return _delete_in_batches(ended.order_by("pk"), batch_size)
+
+
+def _delete_in_batches(rows: QuerySet, batch_size: int) -> int:
+    """Delete `rows` (ordered, the first first) `batch_size` at a time, each batch a `DELETE`
+    of the first rows left, with whatever cascades from them; return how many of `rows` went."""
+    model = rows.model
     deleted = 0
     while True:
-        batch = ended.order_by("pk").values("pk")[:batch_size]
-        _, per_model = AnnouncedEvent.objects.filter(pk__in=batch).delete()
-        count = per_model.get(AnnouncedEvent._meta.label, 0)
+        batch = rows.values("pk")[:batch_size]
+        _, per_model = model.objects.filter(pk__in=batch).delete()
+        count = per_model.get(model._meta.label, 0)
         deleted += count
         if count < batch_size:
             return deleted
