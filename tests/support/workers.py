@@ -69,6 +69,15 @@ def purge_queues() -> None:
             connection.default_channel.queue_purge(name)
 
 
+@pytest.fixture
+def broker_queues(redis_url):
+    """The Redis broker's client, with every queue emptied before and after the test."""
+    purge_queues()
+    with app.connection_for_write() as connection:
+        yield connection.default_channel.client
+    purge_queues()
+
+
 @dataclass
 class Worker:
     node: str

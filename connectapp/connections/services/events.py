@@ -1,10 +1,12 @@
 """The history of a link and its announcement: every service records what it did, and how it
 went, with `record_event`; one event vocabulary serves signals, webhooks and the admin history.
 
-`emit()` is called by `record_event` below, inside the state change's transaction. It
-INSERTs one outbox row (`AnnouncedEvent`) there and nothing else, so the event exists exactly
+`record_event` below writes, inside the state change's transaction, the history entry and one
+outbox row (`AnnouncedEvent`) announcing it, and nothing else, so the event exists exactly
 when the change does; after the commit it sends the Django signals and publishes the Celery
-task that fans the row out to the webhook endpoints. A lost publish is found by the sweep.
+task that fans the row out to the webhook endpoints, when any endpoint wants the event (on
+PostgreSQL one no endpoint wants is saved as dispatched, and no worker is asked). A lost
+publish is found by the sweep.
 
 How the history's kinds and outcomes map to event types (user links / app-level links):
 
@@ -26,6 +28,7 @@ How the history's kinds and outcomes map to event types (user links / app-level 
 """
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -38,7 +41,7 @@ from django.utils import timezone
 
 from connectapp.redaction import provider_text
 
-from .. import notifications, signals
+from .. import notifications, signals, statements
 from ..infra import broker
 from ..models import AnnouncedEvent, ConnectionEvent, LinkedAccount
 
@@ -86,7 +89,7 @@ _BROKEN = (Status.NEEDS_RECONNECT, Status.ERROR)
 
 @receiver(post_init, sender=LinkedAccount, dispatch_uid="connectapp.remember_loaded_status")
 def _remember_loaded_status(sender, instance: LinkedAccount, **kwargs) -> None:
-    """Keep the status a link was read with, so `emit` can tell a recovery from a refresh."""
+    """Keep the status a link was read with, so `event_type` can tell a recovery from a refresh."""
     instance._loaded_status = instance.__dict__.get("status")
 
 
@@ -158,25 +161,20 @@ def body(event: AnnouncedEvent) -> dict[str, Any]:
     }
 
 
-def emit(
-    account: LinkedAccount, kind: str, outcome: str, *, actor: str, history: ConnectionEvent
-) -> AnnouncedEvent:
-    """Announce a history entry: one outbox INSERT in the caller's transaction; the signals
-    and the fan-out to webhook endpoints follow its commit. Return the outbox row."""
-    event = AnnouncedEvent.objects.create(
+def announcement(account: LinkedAccount, kind: str, outcome: str, *, actor: str) -> AnnouncedEvent:
+    """Return the outbox row (unsaved) announcing a history entry of the link."""
+    return AnnouncedEvent(
         type=event_type(account, kind, outcome),
         payload={"link": link_data(account), "actor": actor},
         account=account,
-        connection_event=history,
         created_at=timezone.now(),
     )
-    transaction.on_commit(partial(_after_commit, event), robust=True)
-    return event
 
 
 def _after_commit(event: AnnouncedEvent) -> None:
     send_signals(event)
-    publish(event.pk)
+    if event.dispatched_at is None:  # some webhook endpoint wants it
+        publish(event.pk)
 
 
 def send_signals(event: AnnouncedEvent) -> None:
@@ -214,15 +212,26 @@ def publish(event_pk: int) -> None:
 
 
 def record_event(
-    link: LinkedAccount, kind: str, *, actor: str, outcome: str = Outcome.OK, detail: str = ""
+    link: LinkedAccount,
+    kind: str,
+    *,
+    actor: str,
+    outcome: str = Outcome.OK,
+    detail: str = "",
+    saving: Sequence[str] = (),
 ) -> ConnectionEvent:
-    """Return the new history entry of the link, announced in the same transaction (see
-    `emit`); `detail`, which may quote a provider, is kept as `provider_text` leaves it."""
+    """Return the new history entry of the link, announced in the same transaction: its
+    outbox row is written with it, and the signals and the fan-out to webhook endpoints follow
+    the commit. `saving` names fields of the link to save first: on PostgreSQL the link's
+    UPDATE and both INSERTs are one statement (`statements.write_and_record`; no `save`
+    signals). `detail`, which may quote a provider, is kept as `provider_text` leaves it."""
+    history = ConnectionEvent(
+        account=link, kind=kind, outcome=outcome, detail=provider_text(detail), actor=actor
+    )
+    event = announcement(link, kind, outcome, actor=actor)
     with transaction.atomic(savepoint=False):
-        history = ConnectionEvent.objects.create(
-            account=link, kind=kind, outcome=outcome, detail=provider_text(detail), actor=actor
-        )
-        emit(link, kind, outcome, actor=actor, history=history)
+        statements.write_and_record(link, saving, history, event)
+    transaction.on_commit(partial(_after_commit, event), robust=True)
     return history
 
 

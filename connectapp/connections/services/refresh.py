@@ -18,7 +18,7 @@ from connectapp.exceptions import AccessRevoked, ProviderError, ProviderUnavaila
 from connectapp.providers import registry
 from connectapp.providers.base import Provider, TokenSet
 
-from .. import messages
+from .. import messages, statements
 from ..infra import writeahead
 from ..models import LinkedAccount
 from .events import Kind, Outcome, mark_error, needs_reconnect, record_event
@@ -71,7 +71,7 @@ def refresh(
         with transaction.atomic():
             # The owner comes along, so the event announcing the refresh names them without
             # a query of its own after the commit.
-            link = LinkedAccount.objects.locked().select_related("user").filter(pk=link_id).first()
+            link = statements.lock_link(link_id)
             if link is None:
                 return RefreshOutcome.GONE
             provider = registry.get(link.provider)
@@ -132,12 +132,13 @@ def _for_another_account(provider: Provider, link: LinkedAccount, tokens: TokenS
 
 def _save_refreshed(link: LinkedAccount, tokens: TokenSet, *, actor: str, detail: str = "") -> None:
     """Within the caller's transaction and lock. Only the columns that changed are written, none
-    of them indexed on a routine refresh, so the UPDATE is HOT; the new expiry reaches the
-    sweep's `RefreshSchedule` (and ends its mark) by the database's trigger."""
+    of them indexed on a routine refresh, so the UPDATE is HOT; it goes with the history entry
+    and its announcement in one statement. The new expiry reaches the sweep's
+    `RefreshSchedule` (and ends its mark) by the database's trigger."""
     changed = link.mark_active(tokens)
     link.last_refreshed_at = timezone.now()
-    link.save(update_fields=[*changed, "last_refreshed_at", "updated_at"])
-    record_event(link, Kind.REFRESHED, actor=actor, detail=detail)
+    saving = [*changed, "last_refreshed_at", "updated_at"]
+    record_event(link, Kind.REFRESHED, actor=actor, detail=detail, saving=saving)
     if tokens.refresh_token:
         transaction.on_commit(partial(writeahead.forget, link.pk))
     logger.info("link %s: refreshed %s token", link.pk, link.provider)

@@ -3,23 +3,12 @@
 import base64
 import json
 
-import pytest
 from django.conf import settings
 
 from connectapp.connections import tasks
 from connectapp.connections.infra import broker
-from tests.support.workers import purge_queues
 
 QUEUE = settings.CONNECTAPP_PROVIDER_QUEUE
-
-
-@pytest.fixture
-def redis_queue(redis_url):
-    """The provider queue, emptied before and after; answers the Redis client."""
-    purge_queues()
-    with tasks.refresh_account.app.connection_for_write() as connection:
-        yield connection.default_channel.client
-    purge_queues()
 
 
 def taken(client) -> list[dict]:
@@ -39,13 +28,13 @@ def without_identity(message: dict) -> dict:
     return {**message, "headers": headers, "properties": properties, "body": None}
 
 
-def test_bulk_messages_are_what_apply_async_sends_each_with_its_own_ids(redis_queue):
+def test_bulk_messages_are_what_apply_async_sends_each_with_its_own_ids(broker_queues):
     tasks.refresh_account.apply_async((41, "pinterest"))
-    [single] = taken(redis_queue)
+    [single] = taken(broker_queues)
 
     broker.publish_each(tasks.refresh_account, [7, 8, 9], "pinterest")
 
-    bulk = taken(redis_queue)
+    bulk = taken(broker_queues)
     assert [message["body"][0] for message in bulk] == [
         [7, "pinterest"],
         [8, "pinterest"],
@@ -64,8 +53,8 @@ def test_bulk_messages_are_what_apply_async_sends_each_with_its_own_ids(redis_qu
     assert len({message["properties"]["delivery_tag"] for message in bulk}) == 3
 
 
-def test_a_batch_is_one_round_trip(redis_queue, sent):
+def test_a_batch_is_one_round_trip(broker_queues, sent):
     broker.publish_each(tasks.refresh_account, list(range(1, 1001)), "pinterest")
 
     assert len([payload for payload in sent if b"LPUSH" in payload]) == 1
-    assert [message["body"][0][0] for message in taken(redis_queue)] == list(range(1, 1001))
+    assert [message["body"][0][0] for message in taken(broker_queues)] == list(range(1, 1001))

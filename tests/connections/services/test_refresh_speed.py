@@ -53,14 +53,14 @@ def test_a_refresh_locks_the_row_writes_what_changed_and_records_one_event(pinte
         assert services.refresh_queued(link.pk) == "refreshed"
 
     statements = [query["sql"] for query in queries]
-    # Lock (reading the owner too, for the signals), write what changed, the history entry and
-    # its outbox row, commit; nothing after the commit.
-    assert [sql.split()[0] for sql in statements] == [
-        "BEGIN", "SELECT", "UPDATE", "INSERT", "INSERT", "COMMIT",
-    ]  # fmt: skip
-    assert "connections_announcedevent" in statements[4]
-    assert statements[1].endswith('FOR UPDATE OF "connections_linkedaccount"')
-    written = statements[2].split(" SET ")[1].split(" WHERE ")[0]
+    # Lock (reading the owner too, for the signals); then one statement writes what changed,
+    # the history entry and its outbox row; commit; nothing after the commit.
+    assert [sql.split()[0] for sql in statements] == ["BEGIN", "SELECT", "WITH", "COMMIT"]
+    assert statements[1].endswith("FOR UPDATE OF l")
+    write = statements[2]
+    assert 'INSERT INTO "connections_connectionevent"' in write
+    assert 'INSERT INTO "connections_announcedevent"' in write
+    written = write.split(" SET ")[1].split(" WHERE ")[0]
     assert sorted(part.split(" = ")[0].strip('"') for part in written.split(", ")) == [
         "access_token", "expires_at", "last_refreshed_at", "refresh_expires_at",
         "refresh_token", "updated_at",
@@ -93,3 +93,4 @@ def test_refreshes_in_one_thread_share_one_kept_alive_connection(pinterest, user
 
     pools = [kept.pools[key] for key in kept.pools.keys()]  # noqa: SIM118 (no __iter__)
     assert [pool.num_connections for pool in pools] == [1]
+

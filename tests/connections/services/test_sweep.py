@@ -246,9 +246,9 @@ def test_a_refresh_makes_a_few_queries_whatever_the_number_of_links(pinterest, u
     few = refresh_queries(user, 0)
 
     assert refresh_queries(user, 500) == few
-    # BEGIN, lock the row (its owner read along, for the signals), save it, record the event
-    # and its outbox row, COMMIT.
-    assert few == 6
+    # BEGIN, lock the row (its owner read along, for the signals), save it with the event and
+    # its outbox row in one statement, COMMIT.
+    assert few == 4
 
 
 def throttled_link(settings, user) -> LinkedAccount:

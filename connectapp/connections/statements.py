@@ -1,0 +1,187 @@
+"""The two statements of a refresh, written out once per process instead of compiled by the ORM
+on every call.
+
+On a refresh's path the ORM's own work (compiling the locked read, building the UPDATE and the
+two INSERTs) cost as much as the database's (see `bench/`). These are the same statements the
+ORM would send, built from the models' metadata, so a new field or a custom user model needs no
+change here, and read back through the fields' own converters (`from_db_value`). Where the
+database cannot lock one table of a join or write through a common table expression (SQLite,
+the demo's), both fall back to the ORM.
+"""
+
+from collections.abc import Sequence
+from functools import cache
+
+from django.contrib.auth import get_user_model
+from django.db import connection, models
+
+from .models import AnnouncedEvent, ConnectionEvent, LinkedAccount, WebhookEndpoint
+
+
+def _compiled() -> bool:
+    """Return whether the database takes these statements (else the ORM writes its own)."""
+    return connection.vendor == "postgresql"
+
+
+@cache
+def _link_and_owner() -> tuple[str, list]:
+    """Return the locked read's SQL and the link's fields it reads (then the owner's)."""
+    quote = connection.ops.quote_name
+    link_fields = list(LinkedAccount._meta.concrete_fields)
+    owner_model = get_user_model()
+    owner_fields = list(owner_model._meta.concrete_fields)
+    link_table, owner_table = LinkedAccount._meta.db_table, owner_model._meta.db_table
+    columns = [f"l.{quote(field.column)}" for field in link_fields]
+    columns += [f"o.{quote(field.column)}" for field in owner_fields]
+    owner_key = LinkedAccount._meta.get_field("user")
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(link_table)} l "
+        f"LEFT OUTER JOIN {quote(owner_table)} o "
+        f"ON o.{quote(owner_model._meta.pk.column)} = l.{quote(owner_key.column)} "
+        f"WHERE l.{quote(LinkedAccount._meta.pk.column)} = %s FOR UPDATE OF l"
+    )
+    return sql, link_fields
+
+
+@cache
+def _converters(model: type[models.Model]) -> tuple[list[str], list[tuple]]:
+    """Return the attribute names of the model's concrete fields and, for each, the functions
+    that turn a column's value into the field's (the backend's, then the field's own), with the
+    column expression they take."""
+    names, converters = [], []
+    for field in model._meta.concrete_fields:
+        column = field.get_col(model._meta.db_table)
+        names.append(field.attname)
+        functions = (
+            *connection.ops.get_db_converters(column),
+            *field.get_db_converters(connection),
+        )
+        converters.append((functions, column))
+    return names, converters
+
+
+def _instance(model: type[models.Model], values: Sequence) -> models.Model:
+    """Return the instance a row's values of the model's concrete fields make, as the ORM
+    would build it."""
+    names, converters = _converters(model)
+    converted = []
+    for value, (functions, column) in zip(values, converters, strict=True):
+        for convert in functions:
+            value = convert(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, names, converted)
+
+
+def lock_link(pk: int) -> LinkedAccount | None:
+    """Return the link `pk`, its owner read along, with its row (and only its row) locked for
+    update until the caller's transaction ends; None when there is no such link.
+
+    `LinkedAccount.objects.locked().select_related("user")` in one statement the process
+    writes once.
+    """
+    if not _compiled():
+        return LinkedAccount.objects.locked().select_related("user").filter(pk=pk).first()
+    sql, link_fields = _link_and_owner()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    link = _instance(LinkedAccount, row[: len(link_fields)])
+    owner = None
+    if link.user_id is not None:
+        owner = _instance(get_user_model(), row[len(link_fields) :])
+    LinkedAccount.user.field.set_cached_value(link, owner)
+    return link
+
+
+@cache
+def _write_and_record(link_columns: tuple[str, ...]) -> str:
+    """Return the SQL that writes `link_columns` of one link (none: no UPDATE) and inserts its
+    history entry and the entry's announcement, answering the new rows' ids and whether the
+    announcement waits to be dispatched: an event no webhook endpoint wants (the endpoints
+    `dispatch` would make deliveries for) is born dispatched."""
+    quote = connection.ops.quote_name
+    link, history, outbox, endpoint = (
+        model._meta for model in (LinkedAccount, ConnectionEvent, AnnouncedEvent, WebhookEndpoint)
+    )
+    parts = []
+    if link_columns:
+        assignments = ", ".join(f"{quote(column)} = %s" for column in link_columns)
+        parts.append(
+            f"written AS (UPDATE {quote(link.db_table)} SET {assignments} "
+            f"WHERE {quote(link.pk.column)} = %s)"
+        )
+    history_columns = [history.get_field(name).column for name in HISTORY_FIELDS]
+    parts.append(
+        f"history AS (INSERT INTO {quote(history.db_table)} "
+        f"({', '.join(map(quote, history_columns))}) "
+        f"VALUES ({', '.join(['%s'] * len(history_columns))}) "
+        f"RETURNING {quote(history.pk.column)} AS id)"
+    )
+    announced, dispatched = (
+        quote(outbox.get_field(name).column) for name in ("connection_event", "dispatched_at")
+    )
+    columns = [quote(outbox.get_field(name).column) for name in ANNOUNCEMENT_FIELDS]
+    events, active, disabled = (
+        quote(endpoint.get_field(name).column) for name in ("events", "is_active", "disabled_at")
+    )
+    # `WebhookEndpoint.wants` and the endpoints `webhooks.dispatch` reads, for the type (the
+    # second parameter from the end; the last one is the time it is dispatched at otherwise).
+    wanted = (
+        f"EXISTS (SELECT 1 FROM {quote(endpoint.db_table)} e "
+        f"WHERE (e.{active} OR e.{disabled} IS NOT NULL) "
+        f"AND (e.{events} = '[]'::jsonb OR e.{events} @> jsonb_build_array(%s::text)))"
+    )
+    return (
+        f"WITH {', '.join(parts)} INSERT INTO {quote(outbox.db_table)} "
+        f"({', '.join([*columns, announced, dispatched])}) "
+        f"SELECT {', '.join(['%s'] * len(columns))}, history.id, "
+        f"CASE WHEN {wanted} THEN NULL ELSE %s END FROM history "
+        f"RETURNING {announced}, {quote(outbox.pk.column)}, {dispatched}"
+    )
+
+
+HISTORY_FIELDS = ("account", "kind", "outcome", "detail", "actor", "created_at")
+ANNOUNCEMENT_FIELDS = ("event_id", "type", "payload", "account", "created_at")
+
+
+def _values(instance: models.Model, names: Sequence[str], *, add: bool) -> list:
+    """Return what the database stores for `names` of `instance`, as `save` would send it."""
+    values = []
+    for name in names:
+        field = instance._meta.get_field(name)
+        values.append(field.get_db_prep_save(field.pre_save(instance, add), connection))
+    return values
+
+
+def write_and_record(
+    link: LinkedAccount,
+    fields: Sequence[str],
+    history: ConnectionEvent,
+    announcement: AnnouncedEvent,
+) -> None:
+    """Save `fields` of the link (none: nothing of it), and the new `history` entry with its
+    `announcement`, giving both their primary keys: `link.save(update_fields=fields)` and two
+    `save`s, in one statement where the database takes one. There, an announcement no webhook
+    endpoint wants is saved as dispatched already (`dispatched_at`): no worker need fan it out.
+    No `save` signals are sent for the link (as for `QuerySet.update`)."""
+    if not _compiled():
+        if fields:
+            link.save(update_fields=fields)
+        history.save(force_insert=True)
+        announcement.connection_event = history
+        announcement.save(force_insert=True)
+        return
+    sql = _write_and_record(tuple(link._meta.get_field(name).column for name in fields))
+    parameters = [*_values(link, fields, add=False), link.pk] if fields else []
+    parameters += _values(history, HISTORY_FIELDS, add=True)
+    parameters += _values(announcement, ANNOUNCEMENT_FIELDS, add=True)
+    parameters += [announcement.type, announcement.created_at]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        history.pk, announcement.pk, announcement.dispatched_at = cursor.fetchone()
+    for instance in (history, announcement):
+        instance._state.adding = False
+        instance._state.db = connection.alias
+    announcement.connection_event = history
