@@ -30,6 +30,8 @@ TOKEN_STATE_FIELDS = (
 #: `RefreshSchedule` (by the database's trigger, see `schedule`), so the sweep reads no link.
 RENEWABLE = ~Q(refresh_token="") | Q(user=None)
 RENEWABLE_SCHEDULE = Q(renewable=True)
+#: Links with no refresh queued by the sweep.
+WAITING = Q(schedule__queued_at__isnull=True)
 
 
 def part_of(
@@ -76,13 +78,18 @@ class LinkQuerySet(models.QuerySet):
         once its access token has expired (its refresh then asks for a reconnect).
         """
         now = timezone.now()
+        # One range of expiries, then the links whose refresh token lets them be renewed ahead;
+        # said of the waiting links and of the queued ones apart, so PostgreSQL reads each half
+        # from the schedule's partial index that holds it (`RefreshSchedule.Meta.indexes`).
         return self.filter(
-            Q(schedule__due_at__lte=now + window) & RENEWABLE | Q(schedule__due_at__lte=now)
+            Q(schedule__due_at__lte=now + max(window, timedelta(0))),
+            RENEWABLE | Q(schedule__due_at__lte=now),
+            WAITING | Q(schedule__queued_at__isnull=False),
         )
 
     def unqueued(self) -> "LinkQuerySet":
         """Return the links with no refresh queued by the sweep."""
-        return self.filter(schedule__queued_at__isnull=True)
+        return self.filter(WAITING)
 
 
 class LinkedAccount(models.Model):
@@ -283,18 +290,21 @@ class RefreshSchedule(models.Model):
     queued_at = models.DateTimeField("refresh queued", null=True, blank=True)
 
     class Meta:
+        # Two partial indexes, each touched by one of a link's two routine writes only: the
+        # sweep's mark (queued_at set) leaves the first and enters the second, the refresh's
+        # save (a new expiry, the mark cleared) the reverse, so each writes one index besides
+        # the primary key.
         indexes = [
-            # The sweep's claim: due links with no refresh queued, so queued ones cost nothing.
+            # Active links with no refresh queued, by expiry: the sweep's claim (its window is
+            # the range scanned; the provider is read from the index), the stats' "due", and,
+            # with the next index, `LinkedAccount.objects.due` for the command and the admin.
             models.Index(
-                fields=["provider", "due_at"],
+                fields=["due_at", "provider"],
                 condition=Q(due_at__isnull=False, queued_at__isnull=True),
-                name="schedule_unqueued_idx",
+                name="schedule_waiting_idx",
             ),
-            # Every active link by expiry: "due" for the command, the stats and the admin.
-            models.Index(
-                fields=["due_at"], condition=Q(due_at__isnull=False), name="schedule_due_idx"
-            ),
-            # Markers left by a lost task, found by age and released.
+            # Links with a refresh queued: markers left by a lost task, found by age and
+            # released; and the queued half of "due".
             models.Index(
                 fields=["queued_at"],
                 condition=Q(queued_at__isnull=False),

@@ -11,6 +11,7 @@ from django.utils import timezone
 from connectapp.connections import services
 from connectapp.connections.models import LinkedAccount, RefreshSchedule
 from connectapp.providers import http
+from tests.factories import LinkedAccountFactory
 from tests.support.pinterest_support import pinterest_link
 
 
@@ -94,3 +95,75 @@ def test_refreshes_in_one_thread_share_one_kept_alive_connection(pinterest, user
     pools = [kept.pools[key] for key in kept.pools.keys()]  # noqa: SIM118 (no __iter__)
     assert [pool.num_connections for pool in pools] == [1]
 
+
+def plan(queryset) -> str:
+    """Return PostgreSQL's plan for the queryset when it may read no table whole."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+WINDOW = timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("reading", "indexes"),
+    [
+        # `connections refresh --due` and the admin's filter: waiting and queued links.
+        (
+            lambda: LinkedAccount.objects.filter(provider__in=["pinterest"]).due(WINDOW),
+            ["schedule_waiting_idx", "schedule_queued_idx"],
+        ),
+        (
+            lambda: LinkedAccount.objects.due(WINDOW).filter(expires_at__gte=timezone.now()),
+            ["schedule_waiting_idx", "schedule_queued_idx"],
+        ),
+        # The stats: the waiting ones.
+        (
+            lambda: LinkedAccount.objects.filter(provider__in=["pinterest"]).due(WINDOW).unqueued(),
+            ["schedule_waiting_idx"],
+        ),
+        # The sweep's claim and its release of lost marks.
+        (
+            lambda: RefreshSchedule.objects.filter(
+                provider="pinterest", queued_at__isnull=True, due_at__lte=timezone.now() + WINDOW
+            ).order_by("due_at"),
+            ["schedule_waiting_idx"],
+        ),
+        (
+            lambda: RefreshSchedule.objects.filter(queued_at__lt=timezone.now()),
+            ["schedule_queued_idx"],
+        ),
+    ],
+    ids=["command", "admin", "stats", "claim", "release"],
+)
+def test_every_reading_of_the_schedule_is_an_index_scan(reading, indexes, user, postgres):
+    # Enough links, a few of them due, for the planner to start from the schedule.
+    later = timezone.now() + timedelta(days=20)
+    LinkedAccount.objects.bulk_create(
+        LinkedAccountFactory.build(user=user, expires_at=later - timedelta(days=n % 20))
+        for n in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE connections_linkedaccount")
+        cursor.execute("ANALYZE connections_refreshschedule")
+
+    found = plan(reading())
+
+    assert "Seq Scan on connections_refreshschedule" not in found, found
+    for index in indexes:
+        assert index in found, found
+
+
+@pytest.mark.django_db
+def test_due_holds_the_queued_links_and_unqueued_leaves_them_out(user):
+    soon = [LinkedAccountFactory(user=user, expires_at=timezone.now() + timedelta(hours=1))
+            for _ in range(2)]  # fmt: skip
+    LinkedAccountFactory(user=user, expires_at=timezone.now() + timedelta(days=3))
+    RefreshSchedule.objects.filter(pk=soon[1].pk).update(queued_at=timezone.now())
+
+    assert set(LinkedAccount.objects.due(WINDOW)) == set(soon)
+    assert list(LinkedAccount.objects.due(WINDOW).unqueued()) == [soon[0]]
+    assert not LinkedAccount.objects.due(timedelta(0)).exists()
