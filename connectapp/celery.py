@@ -1,4 +1,6 @@
-"""The Celery app; its configuration is the `CELERY_*` settings.
+"""The standalone project's Celery app (`celery -A connectapp`); its configuration is the
+`CELERY_*` settings of `standalone.settings`, or of the settings `DJANGO_SETTINGS_MODULE` names.
+A host site runs a Celery app of its own, which discovers connectapp's tasks.
 
 Three queues: the default one for the sweeps, `CONNECTAPP_PROVIDER_QUEUE` for every task that
 calls a provider and `CONNECTAPP_WEBHOOK_QUEUE` for webhook deliveries, where
@@ -15,7 +17,9 @@ import os
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connectapp.settings")
+from connectapp import STANDALONE_SETTINGS
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", STANDALONE_SETTINGS)
 
 app = Celery("connectapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
