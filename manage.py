@@ -4,7 +4,7 @@ import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connectapp.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "standalone.settings")
     from django.core.exceptions import ImproperlyConfigured
 
     try:

@@ -64,7 +64,7 @@ def bench_environment(**settings: str) -> dict[str, str]:
 def start_django(environment: dict[str, str]) -> None:
     """Set this process up with `environment`, in a new bench database, migrated."""
     os.environ.update(environment)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connectapp.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "standalone.settings")
     sys.path.insert(0, str(ROOT))
     recreate_database(environment["DATABASE_URL"])
     import django

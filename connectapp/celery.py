@@ -1,4 +1,6 @@
-"""The Celery app; its configuration is the `CELERY_*` settings.
+"""The standalone project's Celery app (`celery -A connectapp`); its configuration is the
+`CELERY_*` settings of `standalone.settings`, or of the settings `DJANGO_SETTINGS_MODULE` names.
+A host site runs a Celery app of its own, which discovers connectapp's tasks.
 
 Three queues: the default one for the sweeps, `CONNECTAPP_PROVIDER_QUEUE` for every task that
 calls a provider and `CONNECTAPP_WEBHOOK_QUEUE` for webhook deliveries, where
@@ -14,8 +16,26 @@ import os
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
+from django.core.exceptions import ImproperlyConfigured
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connectapp.settings")
+from connectapp import (
+    STANDALONE_SETTINGS,
+    standalone_settings_chosen,
+    standalone_settings_importable,
+)
+
+if standalone_settings_chosen() and not standalone_settings_importable():
+    # Said here, not as Django's "No module named 'standalone'" when the worker starts: this is
+    # a host that ran `celery -A connectapp` (the wheel has no standalone project).
+    raise ImproperlyConfigured(
+        f"connectapp's Celery app is the standalone project's, and its settings "
+        f"({STANDALONE_SETTINGS}) cannot be imported here: they are in connectapp's repository, "
+        "not in the installed package. In your own Django site, run your project's Celery app "
+        "(`celery -A yourproject worker`, with DJANGO_SETTINGS_MODULE naming your settings); "
+        "it discovers connectapp's tasks. For the standalone project, run this from the top "
+        "folder of connectapp's repository."
+    )
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", STANDALONE_SETTINGS)
 
 app = Celery("connectapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -2,8 +2,9 @@
 
 A site sets `CONNECTAPP_<NAME>` in its Django settings (`CONNECTAPP_DISCOGS_CONSUMER_KEY`,
 `CONNECTAPP_TOKEN_ENCRYPTION_KEYS`, `CONNECTAPP_REFRESH_WINDOW_SECONDS`, …): a list where the
-environment variable holds a comma-separated list, a bool, an int of seconds. The standalone
-project (`connectapp/settings.py`) is such a site, whose values come from the environment.
+environment variable holds a comma-separated list, a bool, an int of seconds. The repository's
+standalone project (`standalone/settings.py`) is such a site, whose values come from the
+environment.
 
 Every module of the app reads its settings through `value(name)`, at the moment it needs them,
 so `override_settings` and pytest-django's `settings` fixture take effect at once.

@@ -4,7 +4,8 @@
 package has one catalogue for all of it (pages, errors, admin, providers' scope words, the
 sandbox), kept in `connectapp/connections/locale`, where Django finds it in any site that
 installs the app; so in `connectapp` this runs makemessages with that folder as the only
-locale path. The standalone project's catalogue is `locale/` at the top, without the package.
+locale path. The standalone project's catalogue is `locale/` at the top: its templates and its
+code (`standalone/`), without the package.
 
 Run it in FOLDER itself (or a copy of it): it reads and writes below the working directory.
 """

@@ -85,3 +85,39 @@ def test_a_host_sites_own_celery_app_sends_each_task_to_its_queue(redis_url):
         "providers": ["refresh_account", "verify_account", "verify_account"],
         "webhooks": ["deliver_webhook", "dispatch_event"],
     }
+
+
+def _without_the_standalone_project(folder):
+    """Return an environment where `connectapp` is importable from `folder` and the standalone
+    project is not (as where the wheel is installed), with no settings module named."""
+    (folder / "connectapp").symlink_to(ROOT / "connectapp", target_is_directory=True)
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTHONPATH"))},
+        "PYTHONPATH": str(folder),
+    }
+
+
+def test_where_the_standalone_project_is_missing_the_package_loads_no_celery_app(tmp_path):
+    env = _without_the_standalone_project(tmp_path)
+
+    result = run_python(
+        "-c",
+        "import os, connectapp; "
+        "print(hasattr(connectapp, 'celery_app'), os.environ.get('DJANGO_SETTINGS_MODULE'))",
+        env=env,
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "None"]
+
+
+def test_celery_dash_a_connectapp_without_the_standalone_project_says_what_to_run(tmp_path):
+    """A host site that runs `celery -A connectapp` by mistake is told to run its own app."""
+    env = _without_the_standalone_project(tmp_path)
+
+    result = run_python("-m", "celery", "-A", "connectapp", "report", env=env, cwd=tmp_path)
+
+    assert result.returncode != 0
+    assert "settings (standalone.settings) cannot be imported here" in result.stderr
+    assert "run your project's Celery app" in result.stderr

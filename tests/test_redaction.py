@@ -54,7 +54,7 @@ def test_a_celery_worker_keeps_the_filter_on_its_log_lines():
             "app.log.setup(loglevel='INFO'); "
             "logging.getLogger('urllib3').warning('GET /cb?code=worker-code-1&state=s')",
         ],
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "connectapp.settings", "DEBUG": "true"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "standalone.settings", "DEBUG": "true"},
         capture_output=True,
         text=True,
         check=True,

@@ -3,6 +3,6 @@ time (the project's own URL list is fixed when it is first imported, with the sa
 
 from django.urls import include, path
 
-from connectapp.urls import urlpatterns as project_urlpatterns
+from standalone.urls import urlpatterns as project_urlpatterns
 
 urlpatterns = [*project_urlpatterns, path("sandbox/", include("connectapp.sandbox.urls"))]

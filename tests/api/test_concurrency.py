@@ -41,7 +41,7 @@ def api_server(standins, tmp_path):
         "PINTEREST_CLIENT_SECRET": conf.value("PINTEREST_CLIENT_SECRET"),
     }
     command = [
-        sys.executable, "-m", "gunicorn", "connectapp.wsgi:application",
+        sys.executable, "-m", "gunicorn", "standalone.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--workers", "4", "--worker-class", "gthread",
         "--threads", "4", "--timeout", "60",
     ]  # fmt: skip

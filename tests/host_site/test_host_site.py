@@ -1,6 +1,7 @@
 """connectapp in another Django site, installed the way a host installs it.
 
-Builds the sdist and the wheel from this repository (`python -m build`) once, then, for each
+Builds the sdist and the wheel from this repository (`python -m build`) once, checks that the
+wheel carries the apps and not the repository's standalone project, then, for each
 Django feature release the package supports (the 5.2 LTS and the two newest, each at its
 latest patch release), installs the wheel with that Django into a fresh virtualenv (only what
 the wheel declares, at the versions requirements/base.txt pins) and runs
@@ -19,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import psycopg
@@ -80,6 +82,21 @@ def wheel(tmp_path_factory) -> Path:
     _run([sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)])
     (built,) = dist.glob("connectapp-*.whl")
     return built
+
+
+def test_the_wheel_holds_the_apps_and_not_the_standalone_project(wheel):
+    """The settings, URLs, WSGI/ASGI entry points and `rundemo` stay in the repository
+    (`standalone/`): a host site has its own, and would need the `[standalone]` extras."""
+    with zipfile.ZipFile(wheel) as archive:
+        files = set(archive.namelist())
+
+    assert "connectapp/celery.py" in files
+    assert "connectapp/connections/management/commands/connections.py" in files
+    assert not {name for name in files if name.startswith("standalone/")}
+    assert not files & {
+        f"connectapp/{module}.py" for module in ("settings", "urls", "wsgi", "asgi")
+    }
+    assert not {name for name in files if name.endswith("/rundemo.py")}
 
 
 @pytest.fixture(scope="session")

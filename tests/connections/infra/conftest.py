@@ -56,7 +56,7 @@ def in_another_process(code: str, **env: str) -> str:
     result = subprocess.run(
         [sys.executable, "-c", setup + code],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "connectapp.settings", **env},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "standalone.settings", **env},
         capture_output=True,
         text=True,
         timeout=60,

@@ -238,7 +238,7 @@ def test_the_verify_schedule_runs_at_the_configured_interval():
         ],
         env={
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "connectapp.settings",
+            "DJANGO_SETTINGS_MODULE": "standalone.settings",
             "DEBUG": "true",
             "CONNECTAPP_VERIFY_INTERVAL_SECONDS": "900",
         },

@@ -1,4 +1,5 @@
-"""connectapp settings, read entirely from the environment (a `.env` file is honoured).
+"""The standalone project's settings, read entirely from the environment (a `.env` file at the
+top of the repository is honoured).
 
 The variables and their defaults are the contract in the README. With no configuration at all
 and `DEBUG=true`, the app runs on an embedded SQLite file and a file-system Celery broker.
@@ -14,6 +15,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
+# The repository's top folder: manage.py, templates/, locale/, .env and var/ are there.
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -74,6 +76,8 @@ INSTALLED_APPS = [
     "connectapp.sandbox",
     "ninja",  # the API's browsable docs, served from local static files
     "axes",
+    # The project itself, for its `rundemo` command.
+    "standalone",
 ]
 
 MIDDLEWARE = [
@@ -92,8 +96,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "connectapp.urls"
-WSGI_APPLICATION = "connectapp.wsgi.application"
+ROOT_URLCONF = "standalone.urls"
+WSGI_APPLICATION = "standalone.wsgi.application"
 
 TEMPLATES = [
     {

@@ -66,7 +66,9 @@ class Command(BaseCommand):
                         ),
                         "--loglevel=INFO",
                         "--concurrency=2",
-                    ]
+                    ],
+                    # Where `standalone` (the worker's settings) is found, wherever this runs.
+                    cwd=settings.BASE_DIR,
                 )
             )
         manage = os.path.join(settings.BASE_DIR, "manage.py")
