@@ -253,21 +253,6 @@ class LinkedAccount(models.Model):
         self.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
 
 
-class AnyOf(models.lookups.In):
-    """`id__any_of=ids`: `id__in=ids` for a long list of ids, sent to PostgreSQL as one array
-    (`= ANY(%s)`) rather than a placeholder each: for the sweep's thousand, the ORM's and the
-    driver's work on the placeholders cost half as much as the database's on the UPDATE."""
-
-    lookup_name = "any_of"
-
-    def get_prep_lookup(self) -> list[int]:
-        return [int(value) for value in self.rhs]
-
-    def as_postgresql(self, compiler, connection) -> tuple[str, list]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
-
-
 class RefreshSchedule(models.Model):
     """When the sweep refreshes a link, kept apart from the link so the refresh's UPDATE of the
     wide link row touches no index (a HOT update) and only this narrow row is re-indexed.
@@ -314,9 +299,6 @@ class RefreshSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"refresh of link {self.link_id} due {self.due_at}"
-
-
-RefreshSchedule._meta.pk.register_lookup(AnyOf)
 
 
 #: A routine event: a token refreshed as planned, no state changed. Every other event is a

@@ -1,21 +1,29 @@
-"""The two statements of a refresh, written out once per process instead of compiled by the ORM
-on every call.
+"""The statements of the hot paths, a refresh and the sweep's claim, where the ORM cannot say
+them in one statement or its own work costs as much as the database's (see `bench/`).
 
-On a refresh's path the ORM's own work (compiling the locked read, building the UPDATE and the
-two INSERTs) cost as much as the database's (see `bench/`). These are the same statements the
-ORM would send, built from the models' metadata, so a new field or a custom user model needs no
-change here, and read back through the fields' own converters (`from_db_value`). Where the
-database cannot lock one table of a join or write through a common table expression (SQLite,
-the demo's), both fall back to the ORM.
+A refresh's two (the locked read, and one write of the link with its event and outbox row)
+are written out once per process from the models' metadata, so a new field or a custom user
+model needs no change here, and read back through the fields' own converters
+(`from_db_value`). The sweep's claim marks a batch of links in the UPDATE that selects them.
+Where the database cannot lock one table of a join or write through a common table expression
+(SQLite, the demo's), each falls back to the ORM.
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
 
-from .models import AnnouncedEvent, ConnectionEvent, LinkedAccount, WebhookEndpoint
+from .models import (
+    AnnouncedEvent,
+    ConnectionEvent,
+    LinkedAccount,
+    RefreshSchedule,
+    WebhookEndpoint,
+)
 
 
 def _compiled() -> bool:
@@ -185,3 +193,33 @@ def write_and_record(
         instance._state.adding = False
         instance._state.db = connection.alias
     announcement.connection_event = history
+
+
+def mark_queued(claimable: models.QuerySet, size: int, at: datetime) -> list[int]:
+    """Mark the first `size` links of `claimable` (`RefreshSchedule` rows, in the order to
+    claim them) as queued `at`, passing over rows another transaction holds; return their link
+    ids in that order. Within the caller's transaction, which holds their rows until it ends.
+
+    On PostgreSQL one statement: the UPDATE finds the rows the locked SELECT chose by their
+    physical address (`ctid`, stable while the row is locked), with no index lookup per row.
+    """
+    locked = claimable.select_for_update(skip_locked=True)
+    if not _compiled():
+        ids = list(locked.values_list("pk", flat=True)[:size])
+        RefreshSchedule.objects.filter(pk__in=ids).update(queued_at=at)
+        return ids
+    chosen, parameters = (
+        locked.annotate(address=RawSQL("ctid", ())).values_list("address")[:size].query
+    ).sql_with_params()
+    quote = connection.ops.quote_name
+    meta = RefreshSchedule._meta
+    queued, due = (quote(meta.get_field(name).column) for name in ("queued_at", "due_at"))
+    # The expiry comes back as seconds: the ORM's reading of a timestamp is Python's work.
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {queued} = %s WHERE ctid = ANY(ARRAY({chosen})) "
+        f"RETURNING {quote(meta.pk.column)}, extract(epoch FROM {due})::float8"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [at, *parameters])
+        marked = cursor.fetchall()
+    return [link_id for link_id, _ in sorted(marked, key=lambda row: (row[1], row[0]))]

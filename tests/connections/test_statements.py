@@ -17,7 +17,6 @@ from connectapp.connections.models import (
     WebhookEndpoint,
 )
 from connectapp.connections.services import webhooks
-from connectapp.connections.services.events import announcement
 from tests.factories import DiscogsAccountFactory, LinkedAccountFactory
 
 
@@ -91,7 +90,9 @@ def test_the_locked_read_locks_the_links_row_and_not_its_owners(postgres):
 
 def write(link: LinkedAccount, fields: list[str]) -> tuple[ConnectionEvent, AnnouncedEvent]:
     history = ConnectionEvent(account=link, kind="refreshed", detail="why", actor="worker")
-    event = announcement(link, "refreshed", "ok", actor="worker")
+    event = AnnouncedEvent(
+        type="link.refreshed", payload={"actor": "worker"}, account=link, created_at=timezone.now()
+    )
     with transaction.atomic():
         statements.write_and_record(link, fields, history, event)
     return history, event

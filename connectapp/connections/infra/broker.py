@@ -18,6 +18,7 @@ Any other broker (the demo's file-system one), a routed exchange, a priority or 
 
 import base64
 import os
+import re
 from collections.abc import Sequence
 
 from celery import Task
@@ -32,7 +33,7 @@ BODY_MARK = "@@connectapp-body@@"
 
 
 class Template:
-    """One task's message with the link id left open; `message(link_id)` fills it in."""
+    """One task's message with the link id left open; `messages(link_ids)` fills it in."""
 
     def __init__(self, task: Task, rest: Sequence) -> None:
         with Connection("memory://") as memory:
@@ -48,24 +49,34 @@ class Template:
         self._body_before, self._body_after = body.split(str(ID_MARK))
         envelope["body"] = BODY_MARK
         properties["delivery_tag"] = TAG_MARK
-        # A format string with a field for each mark: one pass per message, not one a mark.
-        envelope_format = dumps(envelope).replace("{", "{{").replace("}", "}}")
-        for mark, field in (
-            (BODY_MARK, "body"),
-            (str(ID_MARK), "link_id"),
-            (TASK_ID_MARK, "task_id"),
-            (TAG_MARK, "tag"),
-        ):
-            envelope_format = envelope_format.replace(mark, f"{{{field}}}")
-        self._format = envelope_format.format
+        # A %-format with a `%s` for each mark, and the order the marks come in: one pass per
+        # message (a third of `str.format`'s time with named fields).
+        pieces = re.split(_MARKS, dumps(envelope))
+        self._fields = [_FIELDS[piece] for piece in pieces[1::2]]
+        self._format = "%s".join(piece.replace("%", "%%") for piece in pieces[::2])
 
-    def message(self, link_id: int) -> str:
-        """Return the message `apply_async((link_id, *rest))` would have pushed to Redis."""
-        link_id = int(link_id)
-        body = f"{self._body_before}{link_id}{self._body_after}".encode()
-        return self._format(
-            body=base64.b64encode(body).decode(), link_id=link_id, task_id=_uuid4(), tag=_uuid4()
-        )
+    def messages(self, link_ids: Sequence[int]) -> list[str]:
+        """Return the messages `apply_async((link_id, *rest))` would have pushed to Redis, one
+        per link id, each with a task id and a delivery tag of its own (UUID 4s, from one read
+        of the system's randomness for the batch)."""
+        randomness = os.urandom(32 * len(link_ids)).hex()
+        messages = []
+        for number, link_id in enumerate(link_ids):
+            link_id = int(link_id)
+            body = f"{self._body_before}{link_id}{self._body_after}".encode()
+            start = 64 * number
+            values = {
+                "body": base64.b64encode(body).decode(),
+                "link_id": link_id,
+                "task_id": _uuid4(randomness, start),
+                "tag": _uuid4(randomness, start + 32),
+            }
+            messages.append(self._format % tuple(values[field] for field in self._fields))
+        return messages
+
+
+_FIELDS = {BODY_MARK: "body", str(ID_MARK): "link_id", TASK_ID_MARK: "task_id", TAG_MARK: "tag"}
+_MARKS = "(" + "|".join(re.escape(mark) for mark in _FIELDS) + ")"
 
 
 #: Templates by app, task and fixed arguments: a task's message changes only with its code
@@ -84,10 +95,11 @@ def _template(task: Task, rest: Sequence) -> Template:
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
-def _uuid4() -> str:
-    """Return `str(uuid.uuid4())`, in a third of its time (no `UUID` object is made): two a
-    message, they were a third of the message's making."""
-    hex_ = os.urandom(16).hex()
+def _uuid4(randomness: str, start: int) -> str:
+    """Return `str(uuid.uuid4())` made of the 32 hex digits of `randomness` at `start`, in a
+    third of its time (no `UUID` object, no system call of its own): two a message, they were
+    a third of the message's making."""
+    hex_ = randomness[start : start + 32]
     return f"{hex_[:8]}-{hex_[8:12]}-4{hex_[13:16]}-{_VARIANT[hex_[16]]}{hex_[17:20]}-{hex_[20:]}"
 
 
@@ -114,9 +126,7 @@ def publish_each(task: Task, link_ids: Sequence[int], *rest) -> None:
             for link_id in link_ids:
                 task.apply_async((link_id, *rest), producer=producer)
             return
-        producer.channel.client.lpush(
-            template.queue, *(template.message(link_id) for link_id in link_ids)
-        )
+        producer.channel.client.lpush(template.queue, *template.messages(link_ids))
 
 
 def _is_redis(producer) -> bool:

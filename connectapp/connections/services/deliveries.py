@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,7 +28,6 @@ from connectapp import conf
 
 from ..infra import webhook_http
 from ..models import AnnouncedEvent, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from . import events as link_events
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +93,21 @@ def attempt(delivery_id: int, *, force: bool = False) -> Outcome:
     return _record(delivery.pk, answer, duration_ms)
 
 
+def body(event: AnnouncedEvent) -> dict[str, Any]:
+    """Return the webhook body of an event: `{"id", "type", "timestamp", "data"}`."""
+    return {
+        "id": event.event_id,
+        "type": event.type,
+        "timestamp": event.created_at.isoformat(),
+        "data": event.payload,
+    }
+
+
 def signed_request(endpoint: WebhookEndpoint, event: AnnouncedEvent) -> tuple[bytes, dict]:
     """Return the body and headers of a delivery, signed with the endpoint's secret."""
-    body = json.dumps(link_events.body(event), separators=(",", ":"), sort_keys=True)
+    body_text = json.dumps(body(event), separators=(",", ":"), sort_keys=True)
     sent_at = timezone.now()
-    signature = Webhook(endpoint.secret).sign(event.event_id, sent_at, body)
+    signature = Webhook(endpoint.secret).sign(event.event_id, sent_at, body_text)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": conf.value("USER_AGENT"),
@@ -105,7 +115,7 @@ def signed_request(endpoint: WebhookEndpoint, event: AnnouncedEvent) -> tuple[by
         "webhook-timestamp": str(int(sent_at.timestamp())),
         "webhook-signature": signature,
     }
-    return body.encode(), headers
+    return body_text.encode(), headers
 
 
 def retry_delay(attempts_made: int, retry_after: float | None) -> float | None:

@@ -151,26 +151,6 @@ def complete_user(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def body(event: AnnouncedEvent) -> dict[str, Any]:
-    """Return the webhook body of an event: `{"id", "type", "timestamp", "data"}`."""
-    return {
-        "id": event.event_id,
-        "type": event.type,
-        "timestamp": event.created_at.isoformat(),
-        "data": event.payload,
-    }
-
-
-def announcement(account: LinkedAccount, kind: str, outcome: str, *, actor: str) -> AnnouncedEvent:
-    """Return the outbox row (unsaved) announcing a history entry of the link."""
-    return AnnouncedEvent(
-        type=event_type(account, kind, outcome),
-        payload={"link": link_data(account), "actor": actor},
-        account=account,
-        created_at=timezone.now(),
-    )
-
-
 def _after_commit(event: AnnouncedEvent) -> None:
     send_signals(event)
     if event.dispatched_at is None:  # some webhook endpoint wants it
@@ -228,7 +208,12 @@ def record_event(
     history = ConnectionEvent(
         account=link, kind=kind, outcome=outcome, detail=provider_text(detail), actor=actor
     )
-    event = announcement(link, kind, outcome, actor=actor)
+    event = AnnouncedEvent(
+        type=event_type(link, kind, outcome),
+        payload={"link": link_data(link), "actor": actor},
+        account=link,
+        created_at=timezone.now(),
+    )
     with transaction.atomic(savepoint=False):
         statements.write_and_record(link, saving, history, event)
     transaction.on_commit(partial(_after_commit, event), robust=True)

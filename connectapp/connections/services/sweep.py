@@ -10,7 +10,7 @@ from django.utils import timezone
 from connectapp import conf
 from connectapp.exceptions import ProviderUnavailable
 
-from .. import messages
+from .. import messages, statements
 from ..models import RENEWABLE_SCHEDULE, SECRET_FIELDS, LinkedAccount, RefreshSchedule
 from .events import Kind, Outcome, record_event
 from .refresh import RefreshOutcome, refresh
@@ -56,12 +56,12 @@ def claim_due_refreshes(
     """Mark the provider's links due for a refresh as queued, a batch at a time, soonest expiry
     first; yield each batch's ids once its marks are committed, for the caller to enqueue.
 
-    Each batch is one indexed query of the narrow `RefreshSchedule` alone (its partial index
-    holds only unqueued active links, so links already queued cost nothing, and ends at the
-    window's end, so the links not due cost nothing either; `due_at` is what
-    `LinkedAccount.objects.due` reads, and the schedule keeps the link's `renewable` too) and
-    one UPDATE; `SKIP LOCKED` lets two sweeps, or a sweep and a refresh in progress, pass each
-    other. A link stays marked until its refresh ends. A mark older than
+    Each batch is one UPDATE of the rows one indexed query of the narrow `RefreshSchedule` alone
+    chooses (`statements.mark_queued`; its partial index holds only unqueued active links, so
+    links already queued cost nothing, and ends at the window's end, so the links not due cost
+    nothing either; `due_at` is what `LinkedAccount.objects.due` reads, and the schedule keeps
+    the link's `renewable` too); `SKIP LOCKED` lets two sweeps, or a sweep and a refresh in
+    progress, pass each other. A link stays marked until its refresh ends. A mark older than
     `CONNECTAPP_REFRESH_LEASE_SECONDS` belongs to a message that was lost (a crash between this
     commit and the enqueue, a purged broker): it is released first, so the link is queued again.
     """
@@ -80,9 +80,8 @@ def claim_due_refreshes(
     while limit is None or claimed < limit:
         size = batch_size if limit is None else min(batch_size, limit - claimed)
         with transaction.atomic():
-            ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:size])
+            ids = statements.mark_queued(due, size, now)
             if not ids:
                 return
-            RefreshSchedule.objects.filter(pk__any_of=ids).update(queued_at=now)
         claimed += len(ids)
         yield ids

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import uuid
 
 from django.conf import settings
 
@@ -50,7 +51,10 @@ def test_bulk_messages_are_what_apply_async_sends_each_with_its_own_ids(broker_q
     for message in bulk:
         assert message["headers"]["root_id"] == message["headers"]["id"]
         assert message["properties"]["correlation_id"] == message["headers"]["id"]
-    assert len({message["properties"]["delivery_tag"] for message in bulk}) == 3
+    tags = {message["properties"]["delivery_tag"] for message in bulk}
+    assert len(tags) == 3 and not tags & ids
+    for made in ids | tags:  # UUID 4s, as apply_async's
+        assert str(uuid.UUID(made)) == made and uuid.UUID(made).version == 4
 
 
 def test_a_batch_is_one_round_trip(broker_queues, sent):

@@ -216,15 +216,38 @@ def test_the_sweep_makes_the_same_queries_whatever_the_number_of_links_due(
 ):
     settings.CONNECTAPP_SWEEP_BATCH_SIZE = 1000
 
-    # The lease release; a batch: SAVEPOINT, the indexed SELECT, the marking UPDATE, RELEASE;
-    # and the empty batch that ends the claim: SAVEPOINT, SELECT, RELEASE.
-    assert sweep_queries(settings, due=5) == sweep_queries(settings, due=900) == 1 + 4 + 3
+    # The lease release; a batch: SAVEPOINT, the UPDATE marking what its indexed SELECT chose,
+    # RELEASE; and the empty batch that ends the claim: the same three.
+    assert sweep_queries(settings, due=5) == sweep_queries(settings, due=900) == 1 + 3 + 3
 
 
-def test_each_further_batch_costs_its_select_and_its_update(postgres, broker, settings):
+def test_each_further_batch_costs_one_statement(postgres, broker, settings):
     settings.CONNECTAPP_SWEEP_BATCH_SIZE = 100
 
-    assert sweep_queries(settings, due=250) == 1 + 3 * 4 + 3
+    assert sweep_queries(settings, due=250) == 1 + 3 * 3 + 3
+
+
+def test_a_batch_marks_what_it_selects_in_one_statement_in_expiry_order(
+    postgres, user, broker, settings
+):
+    settings.CONNECTAPP_SWEEP_BATCH_SIZE = 3
+    # The later a link was made, the sooner it expires.
+    soon = timezone.now() + timedelta(hours=1)
+    links = [
+        LinkedAccountFactory(user=user, expires_at=soon - timedelta(minutes=n)) for n in range(5)
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.refresh_due() == 5
+
+    [first, *_] = [query["sql"] for query in queries if "SKIP LOCKED" in query["sql"]]
+    assert first.startswith('UPDATE "connections_refreshschedule" SET "queued_at"')
+    assert "ctid = ANY(ARRAY(SELECT" in first and "LIMIT 3 FOR UPDATE SKIP LOCKED" in first
+    # Workers take from the right: the soonest expiring first.
+    waiting = [json.loads(raw)["body"] for raw in broker.lrange(PROVIDER_QUEUE, 0, -1)]
+    taken = [json.loads(base64.b64decode(body))[0][0] for body in reversed(waiting)]
+    assert taken == [link.pk for link in reversed(links)]
+    assert RefreshSchedule.objects.filter(queued_at__isnull=False).count() == 5
 
 
 def refresh_queries(user, others: int) -> int:
