@@ -35,12 +35,20 @@ WAITING = Q(schedule__queued_at__isnull=True)
 
 
 def part_of(
-    model: type[models.Model] | str, related_name: str, verbose_name: str | None = None
+    model: type[models.Model] | str,
+    related_name: str,
+    verbose_name: str | None = None,
+    *,
+    indexed: bool = True,
 ) -> models.ForeignKey:
     """Return a key to the row this one is part of: deleted with it, and listed on it as
-    `related_name`."""
+    `related_name`. Not `indexed` where an index of the model's leads with the key."""
     return models.ForeignKey(
-        model, on_delete=models.CASCADE, related_name=related_name, verbose_name=verbose_name
+        model,
+        on_delete=models.CASCADE,
+        related_name=related_name,
+        verbose_name=verbose_name,
+        db_index=indexed,
     )
 
 
@@ -329,7 +337,8 @@ class ConnectionEvent(models.Model):
         FAILED = "failed", _("Failed")
         TRANSIENT = "transient", _("Provider unavailable")
 
-    account = part_of(LinkedAccount, "events", _("account"))
+    # `event_account_time_idx` leads with the link: a link's history, and its deletion, use it.
+    account = part_of(LinkedAccount, "events", _("account"), indexed=False)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     outcome = models.CharField(
         _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.OK

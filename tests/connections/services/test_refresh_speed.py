@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connectapp.connections import services
-from connectapp.connections.models import LinkedAccount, RefreshSchedule
+from connectapp.connections.models import ConnectionEvent, LinkedAccount, RefreshSchedule
 from connectapp.providers import http
 from tests.factories import LinkedAccountFactory
 from tests.support.pinterest_support import pinterest_link
@@ -167,3 +167,16 @@ def test_due_holds_the_queued_links_and_unqueued_leaves_them_out(user):
     assert set(LinkedAccount.objects.due(WINDOW)) == set(soon)
     assert list(LinkedAccount.objects.due(WINDOW).unqueued()) == [soon[0]]
     assert not LinkedAccount.objects.due(timedelta(0)).exists()
+
+
+def test_an_event_writes_no_index_of_the_link_alone_and_a_links_history_reads_its_own(user):
+    link = LinkedAccountFactory(user=user)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'connections_connectionevent'"
+        )
+        indexes = [row[0] for row in cursor.fetchall()]
+
+    assert not [index for index in indexes if index.endswith("(account_id)")], indexes
+    assert "event_account_time_idx" in plan(link.events.all())
+    assert "event_account_time_idx" in plan(ConnectionEvent.objects.filter(account_id=link.pk))
