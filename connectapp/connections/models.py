@@ -63,6 +63,12 @@ def includes(names: list[str], name: str) -> bool:
     return not names or name in names
 
 
+def including(field: str, name: str) -> Q:
+    """Return `includes` as a condition on the `names_or_all` `field`, for the database to
+    decide (PostgreSQL: SQLite cannot look into a JSON list)."""
+    return Q(**{field: []}) | Q(**{f"{field}__contains": [name]})
+
+
 class LinkQuerySet(models.QuerySet):
     """The words the services, selectors, admin and commands use to pick links."""
 
@@ -475,6 +481,9 @@ def new_event_id() -> str:
 
 #: Announced events not yet fanned out into deliveries: what the sweep dispatches again.
 UNDISPATCHED = Q(dispatched_at__isnull=True)
+#: The webhook endpoints an event is fanned out to: the active ones, and the disabled ones,
+#: whose deliveries wait for them to be enabled again.
+RECEIVING = Q(is_active=True) | Q(disabled_at__isnull=False)
 
 
 class AnnouncedEvent(models.Model):

@@ -18,11 +18,13 @@ from django.db import connection, models
 from django.db.models.expressions import RawSQL
 
 from .models import (
+    RECEIVING,
     AnnouncedEvent,
     ConnectionEvent,
     LinkedAccount,
     RefreshSchedule,
     WebhookEndpoint,
+    including,
 )
 
 
@@ -104,14 +106,22 @@ def lock_link(pk: int) -> LinkedAccount | None:
 
 
 @cache
-def _write_and_record(link_columns: tuple[str, ...]) -> str:
+def _wanted(event_type: str) -> tuple[str, tuple]:
+    """Return the query of the endpoints `webhooks.dispatch` fans an event of the type out to
+    (`RECEIVING`, and `WebhookEndpoint.wants` said for the database), and its parameters."""
+    endpoints = WebhookEndpoint.objects.filter(RECEIVING, including("events", event_type))
+    return endpoints.order_by().values("pk").query.sql_with_params()
+
+
+@cache
+def _write_and_record(link_columns: tuple[str, ...], wanted: str) -> str:
     """Return the SQL that writes `link_columns` of one link (none: no UPDATE) and inserts its
     history entry and the entry's announcement, answering the new rows' ids and whether the
-    announcement waits to be dispatched: an event no webhook endpoint wants (the endpoints
-    `dispatch` would make deliveries for) is born dispatched."""
+    announcement waits to be dispatched: one no endpoint of the query `wanted` would receive
+    is born dispatched."""
     quote = connection.ops.quote_name
-    link, history, outbox, endpoint = (
-        model._meta for model in (LinkedAccount, ConnectionEvent, AnnouncedEvent, WebhookEndpoint)
+    link, history, outbox = (
+        model._meta for model in (LinkedAccount, ConnectionEvent, AnnouncedEvent)
     )
     parts = []
     if link_columns:
@@ -131,21 +141,11 @@ def _write_and_record(link_columns: tuple[str, ...]) -> str:
         quote(outbox.get_field(name).column) for name in ("connection_event", "dispatched_at")
     )
     columns = [quote(outbox.get_field(name).column) for name in ANNOUNCEMENT_FIELDS]
-    events, active, disabled = (
-        quote(endpoint.get_field(name).column) for name in ("events", "is_active", "disabled_at")
-    )
-    # `WebhookEndpoint.wants` and the endpoints `webhooks.dispatch` reads, for the type (the
-    # second parameter from the end; the last one is the time it is dispatched at otherwise).
-    wanted = (
-        f"EXISTS (SELECT 1 FROM {quote(endpoint.db_table)} e "
-        f"WHERE (e.{active} OR e.{disabled} IS NOT NULL) "
-        f"AND (e.{events} = '[]'::jsonb OR e.{events} @> jsonb_build_array(%s::text)))"
-    )
     return (
         f"WITH {', '.join(parts)} INSERT INTO {quote(outbox.db_table)} "
         f"({', '.join([*columns, announced, dispatched])}) "
         f"SELECT {', '.join(['%s'] * len(columns))}, history.id, "
-        f"CASE WHEN {wanted} THEN NULL ELSE %s END FROM history "
+        f"CASE WHEN EXISTS ({wanted}) THEN NULL ELSE %s END FROM history "
         f"RETURNING {announced}, {quote(outbox.pk.column)}, {dispatched}"
     )
 
@@ -181,11 +181,12 @@ def write_and_record(
         announcement.connection_event = history
         announcement.save(force_insert=True)
         return
-    sql = _write_and_record(tuple(link._meta.get_field(name).column for name in fields))
+    wanted, wanted_parameters = _wanted(announcement.type)
+    sql = _write_and_record(tuple(link._meta.get_field(name).column for name in fields), wanted)
     parameters = [*_values(link, fields, add=False), link.pk] if fields else []
     parameters += _values(history, HISTORY_FIELDS, add=True)
     parameters += _values(announcement, ANNOUNCEMENT_FIELDS, add=True)
-    parameters += [announcement.type, announcement.created_at]
+    parameters += [*wanted_parameters, announcement.created_at]
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
         history.pk, announcement.pk, announcement.dispatched_at = cursor.fetchone()

@@ -20,7 +20,13 @@ from connectapp import conf
 from connectapp.exceptions import InvalidEndpoint
 
 from ..infra.webhook_http import check_url
-from ..models import UNDISPATCHED, AnnouncedEvent, WebhookDelivery, WebhookEndpoint
+from ..models import (
+    RECEIVING,
+    UNDISPATCHED,
+    AnnouncedEvent,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from . import events as link_events
 from .deliveries import Outcome, attempt, in_flight_window
 
@@ -91,9 +97,7 @@ def dispatch(event_pk: int) -> list[int]:
         event.payload = link_events.complete_user(event.payload)
         event.dispatched_at = timezone.now()
         event.save(update_fields=["payload", "dispatched_at"])
-        endpoints = WebhookEndpoint.objects.defer("secret").filter(
-            Q(is_active=True) | Q(disabled_at__isnull=False)
-        )
+        endpoints = WebhookEndpoint.objects.defer("secret").filter(RECEIVING)
         now = timezone.now()
         deliveries = WebhookDelivery.objects.bulk_create(
             [
