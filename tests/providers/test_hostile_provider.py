@@ -8,14 +8,12 @@ unusable answer into `UnusableAnswer`, an outage (retried later, never "needs re
 
 import json
 import os
-import re
 import select
 import signal
 import threading
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -188,38 +186,6 @@ def test_the_deadline_holds_in_a_forked_child_of_a_process_that_already_made_cal
 
     assert answered, "the call in the child was not cut off"
     assert float(os.read(read, 32)) < DEADLINE + 0.75
-
-
-def context_switches(thread: threading.Thread) -> int:
-    """How often the thread has slept and been woken so far (Linux's count)."""
-    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
-    return int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.MULTILINE)[1])
-
-
-def test_the_deadline_watcher_wakes_a_few_times_a_second_however_many_calls_end(
-    hostile, hostile_settings
-):
-    """Each call leaves its deadline behind when it ends; the watcher must not wake for each
-    of them (a thread switch per call, a quarter of a refresh's client side)."""
-    hostile.json({"id": "pinner"}, path="/user_account")
-    hostile_settings.CONNECTAPP_HTTP_TIMEOUT = 0.2
-    session = http.keep_alive(http.GuardedSession())
-    session.get(f"{hostile.url}/user_account")  # the watcher runs from the first call on
-    watcher = http._deadlines._thread
-    time.sleep(0.5)
-    before, started = context_switches(watcher), time.monotonic()
-
-    calls = 0
-    while calls < 300 or time.monotonic() - started < 1.0:
-        assert session.get(f"{hostile.url}/user_account").status_code == 200
-        calls += 1
-    time.sleep(0.5)  # every deadline left behind has come
-    wakes = context_switches(watcher) - before
-    seconds = time.monotonic() - started
-
-    # A wake is a few switches: the wait itself, then waits for the interpreter's lock.
-    assert wakes <= 4 * seconds / http._Deadlines.SLACK + 10
-    assert wakes < calls / 2
 
 
 def test_a_short_deadline_is_kept_while_longer_ones_wait(hostile, hostile_settings):

@@ -1,6 +1,9 @@
 """What an outage's `Retry-After` header means, whatever a provider writes in it."""
 
+import re
+import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -134,3 +137,31 @@ def test_a_call_its_deadline_ended_on_a_kept_connection_is_not_sent_again(hostil
 
     time.sleep(0.3)  # time for a request sent again to arrive
     assert [request.path for request in hostile.requests] == ["/v5/user_account", "/oauth/token"]
+
+
+def context_switches(thread: threading.Thread) -> int:
+    """How often the thread has slept and been woken so far (Linux's count)."""
+    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+    return int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.MULTILINE)[1])
+
+
+def test_the_deadline_watcher_wakes_a_few_times_a_second_however_many_calls_end():
+    """Calls a few milliseconds apart, as a busy worker makes them, each leave their deadline
+    behind when they end: the watcher must not wake for each (a thread switch per call)."""
+    with http._Call(0.05):
+        pass  # the watcher runs from the first call on
+    watcher = http._deadlines._thread
+    time.sleep(0.2)
+    before, started = context_switches(watcher), time.monotonic()
+
+    calls = 0
+    while time.monotonic() - started < 1.0:
+        with http._Call(0.05):
+            time.sleep(0.002)
+        calls += 1
+    time.sleep(0.2)  # every deadline left behind has come
+    wakes = context_switches(watcher) - before
+    seconds = time.monotonic() - started
+
+    assert calls > 100, "too few calls to tell"
+    assert wakes <= 2 * seconds / http._Deadlines.SLACK + 10 < calls / 2
