@@ -83,7 +83,7 @@ SETTINGS = {
             int,
         ),
         Setting("SWEEP_TIME_LIMIT_SECONDS", 15 * 60, int),
-        Setting("SWEEP_BATCH_SIZE", 1000, int),
+        Setting("SWEEP_BATCH_SIZE", 5000, int),
         Setting("VERIFY_INTERVAL_SECONDS", timedelta(hours=6), _seconds),
         Setting("REFRESH_SWEEP_SECONDS", timedelta(minutes=1), _seconds),
         Setting("REFRESH_WINDOW_SECONDS", timedelta(days=3), _seconds),
